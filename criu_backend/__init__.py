@@ -1,0 +1,1 @@
+"""criu_backend"""

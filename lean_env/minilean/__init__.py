@@ -1,0 +1,1 @@
+"""lean_env/minilean"""
