@@ -1,0 +1,157 @@
+"""The proof tree alone: transpositions, solver statuses, selection with virtual loss, export."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+
+from treesearch.errors import TreeError
+from treesearch.tree import ROOT, ProofTree, Status
+
+
+def canon(goals):
+    return tuple(" ".join(g.split()) for g in goals)
+
+
+def first(parent, children):
+    return 0
+
+
+def fewest_visits(parent, children):
+    return min(range(len(children)), key=lambda i: (children[i].visits, i))
+
+
+def make():
+    return ProofTree(["⊢ p ∧ q"], canonical_fn=canon)
+
+
+def test_transposition_merges_same_goals_reached_two_ways():
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "tac_a", goals=["⊢ p", "⊢ q"])
+    b = t.add_outcome(ROOT, "tac_b", goals=["⊢ q"])
+    t.end_expansion(ROOT)
+    t.begin_expansion(a)
+    b2 = t.add_outcome(a, "exact hp", goals=["⊢  q"])  # same goal, other whitespace
+    t.end_expansion(a)
+    assert b2 == b
+    assert sorted(t.parents(b)) == sorted([ROOT, a])
+    assert t.node(b)["depth"] == 1
+    assert len(t) == 3
+
+
+def test_cycle_is_a_failed_edge_not_a_loop():
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "skip'", goals=["⊢ r"])
+    t.end_expansion(ROOT)
+    t.begin_expansion(a)
+    back = t.add_outcome(a, "undo", goals=["⊢ p ∧ q"])
+    t.end_expansion(a)
+    assert back != ROOT
+    assert t.node(back)["status"] is Status.FAILED
+    assert t.edge(a, back)["outcome"] == "cycle"
+    assert nx.is_directed_acyclic_graph(t.graph)
+    # a's only child failed -> a exhausted -> root exhausted
+    assert t.node(a)["status"] is Status.EXHAUSTED
+    assert t.exhausted and t.select(first) is None
+
+
+def test_proved_propagates_through_every_parent():
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "constructor", goals=["⊢ p", "⊢ q"])
+    t.add_outcome(ROOT, "bad", goals=None, message="unknown tactic")
+    t.end_expansion(ROOT)
+    t.begin_expansion(a)
+    b = t.add_outcome(a, "exact hp", goals=["⊢ q"])
+    t.end_expansion(a)
+    assert t.node(a)["status"] is Status.OPEN
+    t.begin_expansion(b)
+    done = t.add_outcome(b, "exact hq", goals=[])
+    t.end_expansion(b)
+    assert t.node(done)["status"] is Status.PROVED
+    assert t.proved and t.node(a)["status"] is Status.PROVED
+    assert t.proof_tactics() == ["constructor", "exact hp", "exact hq"]
+    assert t.select(first) is None
+
+
+def test_exhausted_subtrees_are_never_selected():
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "t1", goals=["⊢ a"])
+    b = t.add_outcome(ROOT, "t2", goals=["⊢ b"])
+    t.end_expansion(ROOT)
+    t.begin_expansion(a)
+    t.add_outcome(a, "x", goals=None, message="error")
+    t.end_expansion(a)
+    assert t.node(a)["status"] is Status.EXHAUSTED
+    for _ in range(5):
+        path = t.select(first)
+        assert path == [ROOT, b]
+
+
+def test_virtual_loss_spreads_concurrent_selections():
+    t = make()
+    t.begin_expansion(ROOT)
+    kids = [t.add_outcome(ROOT, f"t{i}", goals=[f"⊢ g{i}"]) for i in range(3)]
+    t.end_expansion(ROOT)
+    for k in kids:  # expand every child so they stay selectable while in flight
+        t.begin_expansion(k)
+        for j in range(2):
+            t.add_outcome(k, f"s{j}", goals=[f"⊢ g{k}_{j}"])
+        t.end_expansion(k)
+    seen = []
+    for _ in range(3):
+        path = t.select(fewest_visits)
+        t.add_virtual_loss(path)
+        t.begin_expansion(path[-1])
+        seen.append(path[1])
+    assert sorted(seen) == sorted(kids)
+    assert t.root["in_flight"] == 3
+
+
+def test_leaf_being_expanded_is_not_selected_twice():
+    t = make()
+    path = t.select(first)
+    assert path == [ROOT]
+    t.add_virtual_loss(path)
+    t.begin_expansion(ROOT)
+    assert t.select(first) is None
+    t.end_expansion(ROOT, expanded=False)
+    t.remove_virtual_loss(path)
+    assert t.select(first) == [ROOT]
+    with pytest.raises(TreeError, match="negative"):
+        t.remove_virtual_loss([ROOT])
+
+
+def test_backup_and_json_roundtrip_and_dot():
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "constructor", goals=["⊢ p", "⊢ q"], handle="h-a", prior=0.5)
+    t.add_outcome(ROOT, "nope", goals=None, message="unknown")
+    t.end_expansion(ROOT)
+    t.backup([ROOT, a], 0.25)
+    data = json.loads(t.to_json(handle_fn=lambda h: {"ref": h}))
+    back = ProofTree.from_dict(data, handle_fn=lambda v: v["ref"], canonical_fn=canon)
+    assert back.node(a)["handle"] == "h-a"
+    assert back.node(a)["visits"] == 1 and back.node(a)["prior"] == 0.5
+    assert back.lookup(["⊢ p", "⊢ q"]) == a
+    assert back.counts() == t.counts()
+    nxt = back.add_outcome(a, "x", goals=["⊢ z"])
+    assert nxt not in (ROOT, a) and nxt == len(t)
+    dot = t.to_dot()
+    assert dot.startswith("digraph") and '"constructor"' in dot and "n0 -> n1" in dot
+    with pytest.raises(TreeError, match="format"):
+        ProofTree.from_dict({"format": "other"})
+
+
+def test_bad_selection_rule_is_reported():
+    t = make()
+    t.begin_expansion(ROOT)
+    t.add_outcome(ROOT, "t", goals=["⊢ a"])
+    t.end_expansion(ROOT)
+    with pytest.raises(TreeError, match="selection rule returned 5"):
+        t.select(lambda p, c: 5)
