@@ -1,1 +1,59 @@
-"""criu_backend"""
+"""criu_backend -- clone any stdio process with CRIU (knows nothing about Lean).
+
+Sync API: :func:`spawn`, :func:`freeze`, :func:`thaw`, :func:`thaw_many`, :func:`beam`; async twins in
+:mod:`criu_backend.aio`.  Images live in an :class:`ImageStore` (tmpfs, budget, LRU, metadata).
+At interpreter exit every live :class:`Proc` is killed and reaped and every open store removed.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from criu_backend.core import beam, freeze, freeze_pid, spawn, thaw, thaw_many
+from criu_backend.errors import (
+    CriuError,
+    CriuPermissionError,
+    CriuRefused,
+    ImageCorrupt,
+    ImageStoreFull,
+    TargetGone,
+)
+from criu_backend.install import CriuBinary, CriuInstallError, criu_check, ensure_criu, find_criu
+from criu_backend.proc import Proc, close_all, live_procs
+from criu_backend.store import Image, ImageStore, open_stores
+
+__all__ = [
+    "CriuBinary",
+    "CriuError",
+    "CriuInstallError",
+    "CriuPermissionError",
+    "CriuRefused",
+    "Image",
+    "ImageCorrupt",
+    "ImageStore",
+    "ImageStoreFull",
+    "Proc",
+    "TargetGone",
+    "beam",
+    "close_all",
+    "criu_check",
+    "ensure_criu",
+    "find_criu",
+    "freeze",
+    "freeze_pid",
+    "live_procs",
+    "shutdown",
+    "spawn",
+    "thaw",
+    "thaw_many",
+]
+
+
+def shutdown() -> None:
+    """Kill and reap every live Proc, then remove every open ImageStore's run directory."""
+    close_all()
+    for store in open_stores():
+        store.close()
+
+
+atexit.register(shutdown)

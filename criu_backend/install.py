@@ -34,12 +34,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from criu_backend.errors import CriuError
+
 MIN_MAJOR = 4
 TRIXIE = "trixie"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
-class CriuInstallError(RuntimeError):
+class CriuInstallError(CriuError):
     """Installing or locating criu failed; the message says what to do."""
 
 

@@ -1,0 +1,107 @@
+"""Thin wrappers over Linux process facilities (prctl, pidfd, /proc) used by the backend."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import select
+import signal
+import threading
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+CAP_SYS_ADMIN = 21
+CAP_SYS_PTRACE = 19
+CAP_CHECKPOINT_RESTORE = 40
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_subreaper_lock = threading.Lock()
+_subreaper_set = False
+
+
+def become_subreaper() -> None:
+    """Mark this process a child subreaper, so processes restored with ``criu restore -d`` become our children."""
+    global _subreaper_set
+    with _subreaper_lock:
+        if _subreaper_set:
+            return
+        if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
+        _subreaper_set = True
+
+
+def pidfd_open(pid: int) -> int:
+    """A pidfd for ``pid`` (raises ProcessLookupError when it is gone)."""
+    return os.pidfd_open(pid)
+
+
+def pidfd_kill(pidfd: int, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` through a pidfd; a process that already exited is not an error."""
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        pass
+
+
+def pidfd_wait_exit(pidfd: int, timeout: float | None) -> bool:
+    """Block until the process behind ``pidfd`` exits; False on timeout."""
+    ready, _, _ = select.select([pidfd], [], [], timeout)
+    return bool(ready)
+
+
+def start_time(pid: int) -> int | None:
+    """Process start time in clock ticks since boot (field 22 of /proc/PID/stat), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def session_id(pid: int) -> int | None:
+    """Session id of ``pid`` (field 6 of /proc/PID/stat), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[3])
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (its main thread's children list)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def effective_caps() -> int:
+    """The CapEff bit mask of this process."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def has_cap(cap: int) -> bool:
+    return bool(effective_caps() >> cap & 1)
+
+
+def can_checkpoint() -> bool:
+    """Root, or the capabilities criu needs to dump and restore (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
+    together with CAP_SYS_PTRACE)."""
+    if os.geteuid() == 0 and has_cap(CAP_SYS_ADMIN):
+        return True
+    return has_cap(CAP_SYS_PTRACE) and (has_cap(CAP_SYS_ADMIN) or has_cap(CAP_CHECKPOINT_RESTORE))
+
+
+def is_enospc(text: str) -> bool:
+    return "No space left on device" in text or f"errno {errno.ENOSPC}" in text or "ENOSPC" in text

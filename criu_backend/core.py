@@ -1,0 +1,556 @@
+"""spawn / freeze / thaw / thaw_many / beam over the criu command line.
+
+Each freeze and restore is split into ``start`` (prepare, launch criu without waiting) and ``finish`` (check the
+result, build the Image or Proc), so the sync API and the anyio twins in :mod:`criu_backend.aio` share every
+step except the waiting, and ``thaw_many`` keeps N restores in flight at once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from criu_backend import _stderr, _sys
+from criu_backend.errors import CriuError, CriuPermissionError, CriuRefused, ImageCorrupt, ImageStoreFull, TargetGone
+from criu_backend.install import CriuBinary, find_criu
+from criu_backend.proc import SPAWNED, THAWED, Proc
+from criu_backend.store import (
+    BUDGET_ENV,
+    META_FORMAT,
+    META_NAME,
+    ROOT_ENV,
+    Image,
+    ImageStore,
+    build_manifest,
+    dir_bytes,
+    write_private_json,
+)
+
+LOG_TAIL_CHARS = 3000
+SPAWN_TIMEOUT = 10.0
+LIBUV_ENV = {"UV_USE_IO_URING": "0"}  # libuv (lake) processes with io_uring cannot be dumped
+
+_criu_cache: CriuBinary | None = None
+_criu_lock = threading.Lock()
+
+
+def criu_binary() -> CriuBinary:
+    """The criu to use (found once per process via :func:`criu_backend.install.find_criu`)."""
+    global _criu_cache
+    with _criu_lock:
+        if _criu_cache is None:
+            _criu_cache = find_criu(require=True)
+        return _criu_cache
+
+
+def reset_criu_cache() -> None:
+    global _criu_cache
+    with _criu_lock:
+        _criu_cache = None
+
+
+def require_privileges(action: str) -> None:
+    if not _sys.can_checkpoint():
+        raise CriuPermissionError(
+            f"{action} needs root (or CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, plus CAP_SYS_PTRACE); this process "
+            f"runs as uid {os.geteuid()} without them. Run as root (e.g. sudo), or see `cryo doctor`"
+        )
+
+
+def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _read_memfd(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
+# -- spawn ---------------------------------------------------------------------------------------------------
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    start_timeout: float = SPAWN_TIMEOUT,
+) -> Proc:
+    """Start ``unshare --pid --fork setsid argv`` with stdin/stdout/stderr pipes, ready to be frozen.
+
+    The returned Proc's ``pid`` is the command itself (PID 1 of its own pid namespace), not ``unshare``.
+    ``UV_USE_IO_URING=0`` is added to the environment unless set, so libuv programs stay freezable.
+    """
+    argv = [os.fspath(a) for a in argv]
+    if not argv:
+        raise ValueError("spawn: empty argv")
+    require_privileges("spawn (unshare --pid)")
+    full_env = dict(os.environ if env is None else env)
+    for key, value in LIBUV_ENV.items():
+        full_env.setdefault(key, value)
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        popen = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "setsid", *argv],
+            stdin=in_r, stdout=out_w, stderr=err_w, cwd=cwd, env=full_env, close_fds=True,
+        )
+    except OSError as e:
+        _close_fds(in_r, in_w, out_r, out_w, err_r, err_w)
+        raise CriuError(f"cannot start `unshare --pid --fork setsid {' '.join(argv)}`: {e}") from e
+    _close_fds(in_r, out_w, err_w)
+    tail = _stderr.drain(err_r)
+    deadline = time.monotonic() + start_timeout
+    while True:
+        kids = _sys.children(popen.pid)
+        if kids and _sys.session_id(kids[0]) == kids[0]:
+            try:
+                return Proc(pid=kids[0], stdin=in_w, stdout=out_r, stderr=tail, argv=argv, kind=SPAWNED, popen=popen)
+            except ProcessLookupError:
+                pass  # it exited already; report below once unshare has exited too
+        rc = popen.poll()
+        if rc is not None or time.monotonic() > deadline:
+            if rc is None:
+                popen.kill()
+                rc = popen.wait()
+            tail.eof.wait(1.0)
+            _stderr.stop(tail)
+            _close_fds(in_w, out_r, tail.relay_r)
+            err = tail.tail().decode(errors="replace")
+            raise TargetGone(
+                f"`{' '.join(argv)}` exited (code {rc}) before it could be handed over"
+                + (f"; stderr: {_tail(err, 1500)}" if err.strip() else ""),
+                pid=popen.pid, returncode=rc,
+            )
+        time.sleep(0.0005)
+
+
+# -- freeze --------------------------------------------------------------------------------------------------
+def _stdio_links(pid: int) -> dict[str, str | None]:
+    links: dict[str, str | None] = {}
+    for fd in ("0", "1", "2"):
+        try:
+            links[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            links[fd] = None
+    return links
+
+
+def _is_tty(link: str | None) -> bool:
+    return link is not None and (link.startswith("/dev/pts/") or link.startswith("/dev/tty") or link == "/dev/console")
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+class FreezeJob:
+    """One ``criu dump`` of a process tree into an image directory (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        pid: int,
+        argv: Sequence[str],
+        target: ImageStore | str | os.PathLike[str],
+        parent: Image | None,
+        proc: Proc | None,
+    ):
+        self.criu = criu_binary()
+        require_privileges("freeze (criu dump)")
+        self.pid = pid
+        self.argv = list(argv)
+        self.proc = proc
+        self.parent = parent
+        self.store = target if isinstance(target, ImageStore) else None
+        if proc is not None and (proc.closed or proc.poll() is not None):
+            raise TargetGone(self._gone_message("before the freeze", proc.returncode), pid=pid,
+                             returncode=proc.returncode)
+        if _sys.start_time(pid) is None:
+            raise TargetGone(f"process {pid} does not exist; nothing to freeze", pid=pid)
+        self.stdio = _stdio_links(pid)
+        self.shell_job = any(_is_tty(link) for link in self.stdio.values())
+        if self.store is not None:
+            self.store.make_room(_rss_bytes(pid))
+            self.dir = self.store.new_image_dir()
+            self.own_dir = True
+        else:
+            self.dir = Path(target).resolve()
+            if self.dir.exists() and any(self.dir.iterdir()):
+                raise CriuError(f"image directory {self.dir} is not empty; give a new or empty directory")
+            self.own_dir = not self.dir.exists()
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.dir, 0o700)
+        self.cmd = [*self.criu.argv, "dump", "-t", str(pid), "-D", str(self.dir), "--leave-running", "-o", "dump.log"]
+        if self.shell_job:
+            self.cmd.append("--shell-job")
+        self.popen: subprocess.Popen | None = None
+        self._err = -1
+        self.t0 = 0.0
+
+    def _gone_message(self, when: str, rc: int | None) -> str:
+        msg = f"process {self.pid} ({' '.join(self.argv)[:120]}) exited {when}" + (
+            f" with code {rc}" if rc is not None else "")
+        if self.proc is not None:
+            err = self.proc.stderr_tail().decode(errors="replace")
+            if err.strip():
+                msg += f"; its stderr ends with: {_tail(err, 1500)}"
+        return msg
+
+    def start(self) -> subprocess.Popen:
+        self._err = os.memfd_create("criu-dump-stderr")
+        self.t0 = time.perf_counter()
+        try:
+            self.popen = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err,
+                                          umask=0o077, close_fds=True)
+        except OSError as e:
+            self._discard_dir()
+            _close_fds(self._err)
+            raise CriuError(f"cannot run {' '.join(self.cmd)}: {e}") from e
+        return self.popen
+
+    def _discard_dir(self) -> None:
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            for entry in self.dir.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Kill a running criu dump (the target is resumed by the kernel when criu's ptrace detaches)."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+        self._discard_dir()
+        _close_fds(self._err)
+        self._err = -1
+
+    def finish(self, *, leave_running: bool = True) -> Image:
+        if self.popen is None:
+            raise CriuError("FreezeJob.finish called before start")
+        rc = self.popen.wait()
+        seconds = time.perf_counter() - self.t0
+        err_text = _read_memfd(self._err)
+        _close_fds(self._err)
+        self._err = -1
+        if rc != 0:
+            log = _read_text(self.dir / "dump.log") + ("\n" + err_text if err_text.strip() else "")
+            self._discard_dir()
+            alive = _sys.start_time(self.pid) is not None and (self.proc is None or self.proc.poll() is None)
+            if not alive:
+                prc = self.proc.returncode if self.proc is not None else None
+                raise TargetGone(self._gone_message("during the freeze", prc) +
+                                 f"; criu dump log ends with:\n{_tail(log)}", pid=self.pid, returncode=prc)
+            if _sys.is_enospc(log):
+                where = self.store.root if self.store is not None else self.dir.parent
+                raise ImageStoreFull(
+                    f"no space left on the image filesystem ({where}) while freezing pid {self.pid}; the process "
+                    f"is still running. Lower the image budget ({BUDGET_ENV}=…) so old images are evicted "
+                    f"sooner, free space, or set ${ROOT_ENV} to a larger filesystem. criu log:\n{_tail(log, 1500)}"
+                )
+            raise CriuRefused(
+                f"criu dump of pid {self.pid} ({' '.join(self.argv)[:120]}) failed with exit {rc}; the process is "
+                f"still running and nothing was lost. criu dump log ends with:\n{_tail(log)}",
+                action="dump", returncode=rc, log_tail=_tail(log), log_path=None,
+            )
+        parent = self.parent
+        if parent is None and self.proc is not None:
+            parent = self.proc.image
+        meta: dict[str, Any] = {
+            "format": META_FORMAT,
+            "command": self.argv,
+            "parent": str(parent.path) if parent is not None else None,
+            "depth": parent.depth + 1 if parent is not None else 0,
+            "created": time.time(),
+            "criu_version": self.criu.version,
+            "pid": self.pid,
+            "stdio": self.stdio,
+            "shell_job": self.shell_job,
+            "freeze_seconds": round(seconds, 6),
+            "manifest": build_manifest(self.dir),
+        }
+        meta["nbytes"] = dir_bytes(self.dir)
+        write_private_json(self.dir / META_NAME, meta)
+        image = Image(self.dir, meta)
+        if self.store is not None:
+            self.store.add(image)  # may evict older images; raises ImageStoreFull (process still running)
+        if not leave_running:
+            if self.proc is not None:
+                self.proc.close()
+            else:
+                os.kill(self.pid, 9)
+        return image
+
+
+def freeze(
+    proc: Proc,
+    store_or_dir: ImageStore | str | os.PathLike[str],
+    *,
+    leave_running: bool = True,
+    parent: Image | None = None,
+) -> Image:
+    """Checkpoint ``proc`` (its whole pid namespace) into a new image in the store, or into a directory.
+
+    ``leave_running=False`` kills and reaps the process once the image is safely written.  ``parent`` defaults
+    to the image ``proc`` was thawed from.  The process keeps running whenever an error is raised.
+    """
+    job = FreezeJob(pid=proc.pid, argv=proc.argv, target=store_or_dir, parent=parent, proc=proc)
+    job.start()
+    return job.finish(leave_running=leave_running)
+
+
+def freeze_pid(
+    pid: int, directory: str | os.PathLike[str], *, leave_running: bool = True
+) -> Image:
+    """Checkpoint any running process tree by pid (e.g. one started from a shell) into ``directory``."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except FileNotFoundError as e:
+        raise TargetGone(f"process {pid} does not exist; nothing to freeze", pid=pid) from e
+    job = FreezeJob(pid=pid, argv=argv, target=directory, parent=None, proc=None)
+    job.start()
+    return job.finish(leave_running=leave_running)
+
+
+# -- thaw ----------------------------------------------------------------------------------------------------
+class RestoreJob:
+    """One ``criu restore -d`` of an image with fresh pipes (see module docstring)."""
+
+    def __init__(self, image: Image, criu: CriuBinary, *, inherit_stdio: bool = False):
+        self.image = image
+        self.criu = criu
+        store = image.store if image.store is not None and not image.store.closed else None
+        self.store = store
+        self.work = store.new_work_dir() if store is not None else Path(tempfile.mkdtemp(prefix="cryo-restore-"))
+        self.inherit_stdio = inherit_stdio
+        self.popen: subprocess.Popen | None = None
+        self._ours: list[int] = []  # our ends: stdin write, stdout read, stderr read (or -1)
+        self._theirs: list[int] = []
+        self._err = -1
+        self.t0 = 0.0
+
+    def _stdio_plan(self) -> list[str]:
+        """Create the fresh pipes and return the --inherit-fd arguments."""
+        stdio: dict[str, str | None] = self.image.meta.get("stdio", {})
+        args: list[str] = []
+        in_w = out_r = err_r = -1
+        if self.inherit_stdio:
+            for fd in ("0", "1", "2"):
+                link = stdio.get(fd)
+                if link and link.startswith("pipe:"):
+                    args += ["--inherit-fd", f"fd[{fd}]:{link}"]
+            self._theirs = []
+            self._ours = [-1, -1, -1]
+            return args
+        seen: dict[str, int] = {}
+        for fd in ("0", "1", "2"):
+            link = stdio.get(fd)
+            if not link or not link.startswith("pipe:") or link in seen:
+                continue
+            r, w = os.pipe()
+            if fd == "0":
+                child, in_w = r, w
+            else:
+                child = w
+                if fd == "1":
+                    out_r = r
+                else:
+                    err_r = r
+            self._theirs.append(child)
+            seen[link] = child
+            args += ["--inherit-fd", f"fd[{child}]:{link}"]
+        self._ours = [in_w, out_r, err_r]
+        return args
+
+    def start(self) -> subprocess.Popen:
+        work = self.work
+        try:
+            cmd = [*self.criu.argv, "restore", "-D", str(self.image.path), "-W", str(work), "-d",
+                   "--pidfile", str(work / "pid"), "-o", str(work / "restore.log"), *self._stdio_plan()]
+            if self.image.meta.get("shell_job"):
+                cmd.append("--shell-job")
+            self._err = os.memfd_create("criu-restore-stderr")
+            self.t0 = time.perf_counter()
+            self.popen = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err, pass_fds=self._theirs,
+                umask=0o077, close_fds=True,
+            )
+        except OSError as e:
+            self._cleanup(close_ours=True)
+            raise CriuError(f"cannot run criu restore for {self.image.path}: {e}") from e
+        finally:
+            _close_fds(*self._theirs)
+            self._theirs = []
+        return self.popen
+
+    def _cleanup(self, *, close_ours: bool) -> None:
+        if close_ours:
+            _close_fds(*self._ours)
+            self._ours = [-1, -1, -1]
+        _close_fds(self._err)
+        self._err = -1
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Stop a restore in flight and kill whatever it restored."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+        pid_text = _read_text(self.work / "pid").strip()
+        if pid_text.isdigit():
+            try:
+                os.kill(int(pid_text), 9)
+                os.waitpid(int(pid_text), 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        self._cleanup(close_ours=True)
+
+    def finish(self) -> Proc:
+        if self.popen is None:
+            raise CriuError("RestoreJob.finish called before start")
+        rc = self.popen.wait()
+        pid_text = _read_text(self.work / "pid").strip()
+        if rc != 0 or not pid_text.isdigit():
+            log = _read_text(self.work / "restore.log")
+            err = _read_memfd(self._err)
+            text = _tail(log + ("\n" + err if err.strip() else ""))
+            self._cleanup(close_ours=True)
+            raise CriuRefused(
+                f"criu restore of {self.image.path} failed with exit {rc}; the image is unchanged. "
+                f"criu restore log ends with:\n{text}",
+                action="restore", returncode=rc, log_tail=text, log_path=None,
+            )
+        in_w, out_r, err_r = self._ours
+        self._ours = [-1, -1, -1]
+        self._cleanup(close_ours=False)
+        pid = int(pid_text)
+        tail = _stderr.drain(err_r) if err_r >= 0 else None
+        try:
+            proc = Proc(pid=pid, stdin=in_w, stdout=out_r, stderr=tail, argv=self.image.meta.get("command", []),
+                        kind=THAWED, image=self.image)
+        except ProcessLookupError as e:
+            if tail is not None:
+                _stderr.stop(tail)
+                _close_fds(tail.relay_r)
+            _close_fds(in_w, out_r)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            raise CriuRefused(
+                f"process restored from {self.image.path} (pid {pid}) exited right after the restore",
+                action="restore", returncode=0, log_tail="", log_path=None,
+            ) from e
+        proc.thaw_seconds = time.perf_counter() - self.t0
+        if self.store is not None:
+            self.store.adopt(proc)
+        return proc
+
+
+def prepare_thaw(image: Image | str | os.PathLike[str], *, validate: bool = True) -> tuple[Image, CriuBinary]:
+    if not isinstance(image, Image):
+        image = Image.open(image)
+    criu = criu_binary()
+    require_privileges("thaw (criu restore)")
+    if validate:
+        image.validate()
+    image.touch()
+    _sys.become_subreaper()
+    return image, criu
+
+
+def thaw(image: Image | str | os.PathLike[str]) -> Proc:
+    """Restore one running copy of ``image`` with fresh pipes, in its own pid namespace."""
+    return thaw_many(image, 1)[0]
+
+
+def thaw_many(image: Image | str | os.PathLike[str], n: int) -> list[Proc]:
+    """Restore ``n`` copies of ``image`` concurrently (n criu restores in flight), each with fresh pipes and its
+    own pid namespace.  If any restore fails, the copies already made are closed and the first error raised."""
+    if n < 1:
+        raise ValueError(f"thaw_many: n must be >= 1, got {n}")
+    image, criu = prepare_thaw(image)
+    jobs: list[RestoreJob] = []
+    try:
+        for _ in range(n):
+            job = RestoreJob(image, criu)
+            job.start()
+            jobs.append(job)
+    except BaseException:
+        for job in jobs:
+            job.abort()
+        raise
+    return finish_all(jobs)
+
+
+def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
+    procs: list[Proc] = []
+    first: BaseException | None = None
+    for job in jobs:
+        if first is not None:
+            job.abort()
+            continue
+        try:
+            procs.append(job.finish())
+        except BaseException as e:  # keep going: every started restore must be waited for and cleaned up
+            first = e
+    if first is not None:
+        for p in procs:
+            p.close()
+        if len(jobs) > 1 and isinstance(first, CriuError):
+            raise type(first)(f"thaw_many: restore failed ({len(procs)} of {len(jobs)} had succeeded and were "
+                              f"closed): {first}", **_error_kwargs(first)) from first
+        raise first
+    return procs
+
+
+def _error_kwargs(e: CriuError) -> dict[str, Any]:
+    if isinstance(e, CriuRefused):
+        return {"action": e.action, "returncode": e.returncode, "log_tail": e.log_tail, "log_path": e.log_path}
+    if isinstance(e, ImageCorrupt):
+        return {"path": e.path}
+    if isinstance(e, TargetGone):
+        return {"pid": e.pid, "returncode": e.returncode}
+    return {}
+
+
+def beam(
+    proc: Proc, store_or_dir: ImageStore | str | os.PathLike[str], *, leave_running: bool = True
+) -> Proc:
+    """Freeze ``proc`` and thaw one copy of the image (the original keeps running unless ``leave_running=False``)."""
+    image = freeze(proc, store_or_dir, leave_running=leave_running)
+    return thaw(image)
