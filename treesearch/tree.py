@@ -16,10 +16,12 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass
+import math
+import operator
 from typing import Any
 
 import networkx as nx
+from policies.base import NO_CHILD, NodeStats, NodeStatus, SelectionScope
 
 from treesearch.errors import TreeError
 
@@ -43,20 +45,6 @@ class EdgeOutcome(str, enum.Enum):
     ERROR = "error"  # Lean rejected the tactic
     FAULT = "fault"  # the process crashed, hung past the timeout or ran out of memory
     CYCLE = "cycle"  # the tactic led back to a state on the path (no progress)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The numbers a selection rule may look at for one node (virtual loss already applied)."""
-
-    node: int
-    visits: int
-    value_sum: float
-    prior: float
-    in_flight: int
-    depth: int
-    num_goals: int
-    proved: bool
 
 
 def _default_canonical(goals: Sequence[str]) -> tuple[Hashable, ...]:
@@ -86,7 +74,8 @@ class ProofTree:
         self.graph = nx.DiGraph()
         self._by_key: dict[tuple, int] = {}
         self._next_id = ROOT
-        self._add_state_node(tuple(root_goals), depth=0, prior=1.0, handle=root_handle, parent=None, tactic=None)
+        self._add_state_node(tuple(root_goals), depth=0, prior=1.0, handle=root_handle, parent=None, tactic=None,
+                             log_prior=0.0)
 
     # ---------------------------------------------------------------- construction
     def _new_id(self) -> int:
@@ -94,14 +83,14 @@ class ProofTree:
         self._next_id += 1
         return nid
 
-    def _add_state_node(self, goals, *, depth, prior, handle, parent, tactic) -> int:
+    def _add_state_node(self, goals, *, depth, prior, handle, parent, tactic, log_prior) -> int:
         key = tuple(self._canonical_fn(goals))
         nid = self._new_id()
         status = Status.PROVED if not goals else Status.OPEN
         self.graph.add_node(
             nid, goals=tuple(goals), key=key, visits=0, value_sum=0.0, prior=float(prior), in_flight=0,
             depth=depth, status=status, handle=handle, expanded=not goals, expanding=False,
-            parent=parent, tactic=tactic, proof_child=None, message=None, last_used=0,
+            parent=parent, tactic=tactic, proof_child=None, message=None, log_prior=log_prior,
         )
         self._by_key[key] = nid
         return nid
@@ -169,6 +158,7 @@ class ProofTree:
             self.graph.add_edge(parent, existing, tactic=tactic, prior=float(prior),
                                 outcome=(EdgeOutcome.PROVED if not goals else EdgeOutcome.OPEN).value)
             c = self.node(existing)
+            c["log_prior"] = max(c["log_prior"], p["log_prior"] + _log(prior))
             if p["depth"] + 1 < c["depth"]:
                 self._lower_depth(existing, p["depth"] + 1)
             if c["handle"] is NO_HANDLE and handle is not NO_HANDLE:
@@ -176,7 +166,7 @@ class ProofTree:
             self._refresh(parent)
             return existing
         child = self._add_state_node(goals, depth=p["depth"] + 1, prior=prior, handle=handle,
-                                     parent=parent, tactic=tactic)
+                                     parent=parent, tactic=tactic, log_prior=p["log_prior"] + _log(prior))
         self.graph.add_edge(parent, child, tactic=tactic, prior=float(prior),
                             outcome=(EdgeOutcome.PROVED if not goals else EdgeOutcome.OPEN).value)
         self._refresh(parent)
@@ -188,7 +178,8 @@ class ProofTree:
         self.graph.add_node(
             nid, goals=None, key=None, visits=0, value_sum=0.0, prior=float(prior), in_flight=0,
             depth=p["depth"] + 1, status=Status.FAILED, handle=NO_HANDLE, expanded=True, expanding=False,
-            parent=parent, tactic=tactic, proof_child=None, message=message, last_used=0,
+            parent=parent, tactic=tactic, proof_child=None, message=message,
+            log_prior=p["log_prior"] + _log(prior),
         )
         self.graph.add_edge(parent, nid, tactic=tactic, prior=float(prior), outcome=outcome.value, message=message)
         return nid
@@ -248,43 +239,42 @@ class ProofTree:
                 stack.extend(self.parents(n))
 
     # ---------------------------------------------------------------- selection
-    def snapshot(self, nid: int, *, virtual_loss: float = 1.0) -> Snapshot:
-        """Statistics of ``nid`` with virtual loss: each in-flight selection counts as a visit of value 0.
-
-        ``virtual_loss`` scales that: a pending selection adds ``virtual_loss`` visits and no value.
-        """
+    def stats(self, nid: int) -> NodeStats:
+        """``policies.NodeStats`` of ``nid``: raw visits plus ``in_flight`` (the selector applies virtual
+        loss); failed nodes are reported as exhausted; ``order`` is the node id."""
         n = self.node(nid)
-        pending = n["in_flight"] * virtual_loss
-        return Snapshot(
-            node=nid,
-            visits=n["visits"] + int(round(pending)),
-            value_sum=n["value_sum"],
-            prior=n["prior"],
-            in_flight=n["in_flight"],
-            depth=n["depth"],
-            num_goals=len(n["goals"] or ()),
-            proved=n["status"] is Status.PROVED,
+        status = {Status.OPEN: NodeStatus.OPEN, Status.PROVED: NodeStatus.PROVED}.get(n["status"],
+                                                                                    NodeStatus.EXHAUSTED)
+        return NodeStats(
+            visits=n["visits"], value_sum=n["value_sum"], prior=n["prior"], in_flight=n["in_flight"],
+            depth=n["depth"], log_prior=n["log_prior"], status=status, order=nid,
         )
 
     def selectable(self, nid: int) -> bool:
         n = self.node(nid)
         return n["status"] is Status.OPEN and not (not n["expanded"] and n["expanding"])
 
-    def select(
-        self,
-        choose_fn: Callable[[Snapshot, Sequence[Snapshot]], int],
-        *,
-        virtual_loss: float = 1.0,
-    ) -> list[int] | None:
-        """Walk from the root to a node to expand, asking ``choose_fn(parent, children)`` for an index at
-        every expanded node. Returns the path (root first), or ``None`` when nothing is selectable now
+    def select(self, selector: Any) -> list[int] | None:
+        """The path (root first) to the next node to expand, or ``None`` when nothing is selectable now
         (the root is proved or exhausted, or every open leaf is already being expanded).
 
-        Children that are proved, failed, exhausted or being expanded are not offered; when the chosen
-        child's subtree has nothing selectable, the next choice is asked for with it removed.
+        ``selector.scope`` TREE: walk down from the root calling ``selector.select(node, children)`` at
+        every expanded node. Children that are proved, failed, exhausted or being expanded are not
+        offered; when the chosen child's subtree has nothing selectable, the choice is asked again
+        without it. FRONTIER: one call ``select(root, open unexpanded leaves)``; the path is the leaf's
+        first-discovered path from the root.
         """
         if not self.selectable(ROOT):
             return None
+        if getattr(selector, "scope", SelectionScope.TREE) is SelectionScope.FRONTIER:
+            leaves = [n for n, a in self.graph.nodes(data=True)
+                      if a["status"] is Status.OPEN and not a["expanded"] and not a["expanding"]]
+            if not leaves:
+                return None
+            i = self._choose(selector, ROOT, leaves)
+            if i is None:
+                return None
+            return [ROOT] + [n for n, _t in self.replay_path(leaves[i])]
         dead: set[int] = set()
 
         def descend(nid: int, path: list[int]) -> list[int] | None:
@@ -293,11 +283,9 @@ class ProofTree:
                 return path
             cands = [c for c in self.children(nid) if c not in dead and c not in path and self.selectable(c)]
             while cands:
-                parent_snap = self.snapshot(nid, virtual_loss=virtual_loss)
-                snaps = [self.snapshot(c, virtual_loss=virtual_loss) for c in cands]
-                i = choose_fn(parent_snap, snaps)
-                if not isinstance(i, int) or not 0 <= i < len(cands):
-                    raise TreeError(f"selection rule returned {i!r} for {len(cands)} children of node {nid}")
+                i = self._choose(selector, nid, cands)
+                if i is None:
+                    return None
                 c = cands.pop(i)
                 found = descend(c, path + [c])
                 if found is not None:
@@ -306,6 +294,18 @@ class ProofTree:
             return None
 
         return descend(ROOT, [ROOT])
+
+    def _choose(self, selector: Any, parent: int, cands: Sequence[int]) -> int | None:
+        i = selector.select(self.stats(parent), [self.stats(c) for c in cands])
+        if i == NO_CHILD:
+            return None
+        try:
+            i = operator.index(i)
+        except TypeError:
+            i = None
+        if i is None or not 0 <= i < len(cands):
+            raise TreeError(f"selection rule {selector!r} returned {i!r} for {len(cands)} children of node {parent}")
+        return i
 
     def add_virtual_loss(self, path: Sequence[int]) -> None:
         for nid in path:
@@ -384,7 +384,7 @@ class ProofTree:
                 "visits": a["visits"], "value_sum": a["value_sum"], "prior": a["prior"],
                 "depth": a["depth"], "status": a["status"].value, "expanded": a["expanded"],
                 "parent": a["parent"], "tactic": a["tactic"], "proof_child": a["proof_child"],
-                "message": a["message"],
+                "message": a["message"], "log_prior": a["log_prior"],
                 "handle": handle_fn(a["handle"]) if handle_fn and a["handle"] is not NO_HANDLE else None,
             })
         edges = [{"source": u, "target": v, **{k: val for k, val in d.items()}}
@@ -420,7 +420,8 @@ class ProofTree:
                     n["id"], goals=goals, key=key, visits=int(n["visits"]), value_sum=float(n["value_sum"]),
                     prior=float(n["prior"]), in_flight=0, depth=int(n["depth"]), status=Status(n["status"]),
                     handle=handle, expanded=bool(n["expanded"]), expanding=False, parent=n["parent"],
-                    tactic=n["tactic"], proof_child=n["proof_child"], message=n["message"], last_used=0,
+                    tactic=n["tactic"], proof_child=n["proof_child"], message=n["message"],
+                    log_prior=float(n.get("log_prior", 0.0)),
                 )
                 if key is not None:
                     tree._by_key.setdefault(key, n["id"])
@@ -456,6 +457,10 @@ class ProofTree:
             lines.append(f"  n{u} -> n{v} [label={_dot_quote(d['tactic'])}{style}];")
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _log(prior: float) -> float:
+    return math.log(prior) if prior > 0 else -math.inf
 
 
 def _dot_quote(text: str) -> str:

@@ -7,6 +7,8 @@ import json
 import networkx as nx
 import pytest
 
+from policies.base import SelectionScope
+
 from treesearch.errors import TreeError
 from treesearch.tree import ROOT, ProofTree, Status
 
@@ -15,12 +17,36 @@ def canon(goals):
     return tuple(" ".join(g.split()) for g in goals)
 
 
-def first(parent, children):
-    return 0
+class First:
+    """Always the first offered child."""
+
+    scope = SelectionScope.TREE
+
+    def select(self, parent, children):
+        return 0
 
 
-def fewest_visits(parent, children):
-    return min(range(len(children)), key=lambda i: (children[i].visits, i))
+class FewestVisits:
+    """The child with the fewest visits, counting in-flight ones (virtual loss)."""
+
+    scope = SelectionScope.TREE
+
+    def select(self, parent, children):
+        return min(range(len(children)), key=lambda i: (children[i].visits + children[i].in_flight, i))
+
+
+class Returns:
+    scope = SelectionScope.TREE
+
+    def __init__(self, value):
+        self.value = value
+
+    def select(self, parent, children):
+        return self.value
+
+
+first = First()
+fewest_visits = FewestVisits()
 
 
 def make():
@@ -153,5 +179,25 @@ def test_bad_selection_rule_is_reported():
     t.begin_expansion(ROOT)
     t.add_outcome(ROOT, "t", goals=["⊢ a"])
     t.end_expansion(ROOT)
-    with pytest.raises(TreeError, match="selection rule returned 5"):
-        t.select(lambda p, c: 5)
+    with pytest.raises(TreeError, match="returned 5 for 1 children"):
+        t.select(Returns(5))
+
+
+def test_frontier_selector_gets_open_leaves_and_path():
+    class Deepest:
+        scope = SelectionScope.FRONTIER
+
+        def select(self, parent, children):
+            return max(range(len(children)), key=lambda i: (children[i].depth, -children[i].order))
+
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "t1", goals=["⊢ a"], prior=0.5)
+    t.add_outcome(ROOT, "t2", goals=["⊢ b"], prior=0.5)
+    t.end_expansion(ROOT)
+    t.begin_expansion(a)
+    aa = t.add_outcome(a, "t3", goals=["⊢ aa"], prior=0.25)
+    t.end_expansion(a)
+    assert t.select(Deepest()) == [ROOT, a, aa]
+    st = t.stats(aa)
+    assert st.depth == 2 and st.log_prior == pytest.approx(-(0.6931471805599453 + 1.3862943611198906))
