@@ -90,6 +90,10 @@ def _close_fds(*fds: int) -> None:
             os.close(fd)
 
 
+BASH = shutil.which("bash") or "/bin/bash"
+_REDIRECT_STDERR = 'exec 2>&{fd} {fd}>&-; exec "$@"'
+
+
 # -- spawn ---------------------------------------------------------------------------------------------------
 def spawn(
     argv: Sequence[str],
@@ -113,39 +117,46 @@ def spawn(
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    # unshare and setsid report their own failures on a private memfd; the command's stderr pipe is passed
+    # under its own number and bash (dash cannot name fds >= 10) moves it to fd 2 before exec'ing the command.
+    own_err = os.memfd_create("unshare-stderr")
     try:
         popen = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "setsid", *argv],
-            stdin=in_r, stdout=out_w, stderr=err_w, cwd=cwd, env=full_env, close_fds=True,
+            ["unshare", "--pid", "--fork", "setsid", BASH, "-c", _REDIRECT_STDERR.format(fd=err_w), "bash", *argv],
+            stdin=in_r, stdout=out_w, stderr=own_err, cwd=cwd, env=full_env, close_fds=True, pass_fds=(err_w,),
         )
     except OSError as e:
-        _close_fds(in_r, in_w, out_r, out_w, err_r, err_w)
+        _close_fds(in_r, in_w, out_r, out_w, err_r, err_w, own_err)
         raise CriuError(f"cannot start `unshare --pid --fork setsid {' '.join(argv)}`: {e}") from e
     _close_fds(in_r, out_w, err_w)
     tail = _stderr.drain(err_r)
     deadline = time.monotonic() + start_timeout
-    while True:
-        kids = _sys.children(popen.pid)
-        if kids and _sys.session_id(kids[0]) == kids[0]:
-            try:
-                return Proc(pid=kids[0], stdin=in_w, stdout=out_r, stderr=tail, argv=argv, kind=SPAWNED, popen=popen)
-            except ProcessLookupError:
-                pass  # it exited already; report below once unshare has exited too
-        rc = popen.poll()
-        if rc is not None or time.monotonic() > deadline:
-            if rc is None:
-                popen.kill()
-                rc = popen.wait()
-            tail.eof.wait(1.0)
-            _stderr.stop(tail)
-            _close_fds(in_w, out_r, tail.relay_r)
-            err = tail.tail().decode(errors="replace")
-            raise TargetGone(
-                f"`{' '.join(argv)}` exited (code {rc}) before it could be handed over"
-                + (f"; stderr: {_tail(err, 1500)}" if err.strip() else ""),
-                pid=popen.pid, returncode=rc,
-            )
-        time.sleep(0.0005)
+    try:
+        while True:
+            kids = _sys.children(popen.pid)
+            if kids and _sys.session_id(kids[0]) == kids[0]:
+                try:
+                    return Proc(pid=kids[0], stdin=in_w, stdout=out_r, stderr=tail, argv=argv, kind=SPAWNED,
+                                popen=popen)
+                except ProcessLookupError:
+                    pass  # it exited already; report below once unshare has exited too
+            rc = popen.poll()
+            if rc is not None or time.monotonic() > deadline:
+                if rc is None:
+                    popen.kill()
+                    rc = popen.wait()
+                tail.eof.wait(1.0)
+                _stderr.stop(tail)
+                _close_fds(in_w, out_r, tail.relay_r)
+                err = _read_memfd(own_err) + tail.tail().decode(errors="replace")
+                raise TargetGone(
+                    f"`{' '.join(argv)}` exited (code {rc}) before it could be handed over"
+                    + (f"; stderr: {_tail(err, 1500)}" if err.strip() else ""),
+                    pid=popen.pid, returncode=rc,
+                )
+            time.sleep(0.0005)
+    finally:
+        os.close(own_err)
 
 
 # -- freeze --------------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class Proc:
         self._pidfd = _sys.pidfd_open(pid)
         self._returncode: int | None = None
         self._closed = False
+        self._killed = False
         self._lock = threading.Lock()
         self.started = time.time()
         self.thaw_seconds: float | None = None  # wall time of the criu restore that made this process
@@ -76,7 +77,10 @@ class Proc:
         if self._returncode is not None:
             return self._returncode
         if self._popen is not None:
-            self._returncode = self._popen.poll()
+            rc = self._popen.poll()
+            # util-linux unshare cannot re-raise SIGKILL on itself (signal(SIGKILL, SIG_DFL) fails), so a
+            # target we killed shows up as unshare's "exit 1"; report it as the kill it was.
+            self._returncode = -signal.SIGKILL if rc == 1 and self._killed else rc
         else:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
@@ -108,6 +112,11 @@ class Proc:
                 _sys.pidfd_wait_exit(self._pidfd, left)
 
     @property
+    def pidfd(self) -> int:
+        """A pidfd of the target: readable once it has exited (for event loops)."""
+        return self._pidfd
+
+    @property
     def returncode(self) -> int | None:
         return self._returncode
 
@@ -119,6 +128,7 @@ class Proc:
     def kill(self) -> None:
         """SIGKILL the target; being PID 1 of its namespace, everything in that namespace dies with it."""
         if not self._closed and self._returncode is None:
+            self._killed = True
             _sys.pidfd_kill(self._pidfd)
 
     def close(self) -> None:
