@@ -1,0 +1,209 @@
+"""native: a pool of long-lived repls that keep states by proofState id (as LeanInteract and Kimina do).
+
+Every worker imports the header and states the theorem once, so the root exists in each of them and
+its tactics are spread over the pool. Every other node is pinned to the worker that produced it; a
+worker runs one request at a time. When a worker dies (crash, timeout, out of memory) it is replaced
+by a fresh one that re-opens the theorem; the states it held are lost and get rebuilt by replay.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from treesearch.backends import _repl
+from treesearch.backends.base import Backend, Kind, Outcome
+from treesearch.errors import BackendError, StateLost
+from treesearch.theorem import Theorem
+
+ANY_WORKER = -1
+"""Worker index of the root handle: the root lives in every worker."""
+
+
+@dataclass(frozen=True)
+class NativeHandle:
+    worker: int
+    generation: int
+    proof_state: int
+
+
+class _Worker:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.client: Any = None
+        self.generation = 0
+        self.root_ps: int | None = None
+        self.lock = anyio.Lock()
+        self.alive = False
+
+
+class NativeBackend(Backend):
+    name = "native"
+
+    def __init__(self, *, pool_size: int | None = None, argv: Sequence[str] | None = None,
+                 tactic_timeout: float = 20.0, open_timeout: float = 120.0) -> None:
+        super().__init__(tactic_timeout=tactic_timeout)
+        self.pool_size = int(pool_size or os.cpu_count() or 1)
+        if self.pool_size < 1:
+            raise BackendError(f"native pool_size must be >= 1, got {pool_size}")
+        self._argv = list(argv) if argv else None
+        self.open_timeout = open_timeout
+        self.workers = [_Worker(i) for i in range(self.pool_size)]
+        self._rr = 0
+        self._closed = False
+
+    def argv(self) -> list[str]:
+        if self._argv is None:
+            from lean_env.repl_cmd import minilean_argv
+
+            self._argv = minilean_argv()
+        return self._argv
+
+    def recheck_argv(self) -> list[str]:
+        return self.argv()
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "pool_size": self.pool_size, "argv": self.argv()}
+
+    # -------------------------------------------------------------- workers
+    async def _start(self, w: _Worker) -> Outcome:
+        w.client = await _repl.spawn_client(self.argv(), timeout=self.open_timeout)
+        opened = await _repl.open_theorem(w.client, self.theorem, timings=self.timings, timeout=self.open_timeout)
+        if opened.outcome.ok:
+            w.root_ps = opened.proof_state
+            w.alive = True
+        return opened.outcome
+
+    async def _restart(self, w: _Worker) -> None:
+        """Replace a dead worker (caller holds ``w.lock``); its old states are lost."""
+        if w.client is not None:
+            await _repl.close_client(w.client)
+        w.alive = False
+        w.generation += 1
+        try:
+            out = await self._start(w)
+        except _repl.ReplError as e:
+            raise BackendError(f"native worker {w.index} could not be restarted: {e}") from e
+        if not out.ok:
+            raise BackendError(f"native worker {w.index} could not re-open the theorem: {out.message}")
+
+    async def open(self, theorem: Theorem) -> Outcome:
+        self.theorem = theorem
+        results: list[Outcome | None] = [None] * self.pool_size
+        failures: list[str] = []
+
+        async def one(w: _Worker) -> None:
+            try:
+                results[w.index] = await self._start(w)
+            except _repl.ReplError as e:
+                failures.append(f"worker {w.index}: {e}")
+
+        async with anyio.create_task_group() as tg:
+            for w in self.workers:
+                tg.start_soon(one, w)
+        if failures:
+            raise BackendError(f"native backend could not start its repls: {'; '.join(failures)}")
+        first = results[0]
+        if not first.ok:
+            return first
+        return Outcome(first.kind, goals=first.goals, handle=NativeHandle(ANY_WORKER, 0, -1))
+
+    def has_state(self, handle: Any) -> bool:
+        if not isinstance(handle, NativeHandle):
+            return False
+        if handle.worker == ANY_WORKER:
+            return True
+        w = self.workers[handle.worker]
+        return w.alive and w.generation == handle.generation
+
+    # -------------------------------------------------------------- running
+    def _pick(self) -> _Worker:
+        w = self.workers[self._rr % self.pool_size]
+        self._rr += 1
+        return w
+
+    async def _on(self, w: _Worker, handle: NativeHandle, tactics: Sequence[str], timeout: float,
+                  sequence: bool) -> list[Outcome]:
+        async with w.lock:
+            if not w.alive:
+                await self._restart(w)
+            if handle.worker == ANY_WORKER:
+                ps = w.root_ps
+            elif w.generation != handle.generation:
+                raise StateLost(f"node state was in native worker {w.index} generation {handle.generation}, "
+                                f"which died; replay it")
+            else:
+                ps = handle.proof_state
+            if sequence:
+                out, new_ps = await _repl.run_tactics(w.client, ps, tactics, timings=self.timings, timeout=timeout)
+                outs = [(out, new_ps)]
+            else:
+                outs = []
+                for tac in tactics:
+                    if not w.alive:
+                        outs.append((Outcome(Kind.FAULT, tactic=tac, message="the worker died earlier in this "
+                                             "expansion"), None))
+                        continue
+                    outs.append(await _repl.run_tactic(w.client, ps, tac, timings=self.timings, timeout=timeout))
+                    if outs[-1][0].kind is Kind.FAULT:
+                        w.alive = False
+                        self.faults.append(outs[-1][0].message or "fault")
+            if sequence and outs[0][0].kind is Kind.FAULT:
+                w.alive = False
+            result = []
+            for out, new_ps in outs:
+                if out.ok and new_ps is not None:
+                    out.handle = NativeHandle(w.index, w.generation, new_ps)
+                result.append(out)
+            if not w.alive:  # replace it now, so the next request does not pay for it
+                await self._restart(w)
+            return result
+
+    async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
+        timeout = timeout or self.tactic_timeout
+        if not self.has_state(handle):
+            raise StateLost(f"native handle {handle!r} is gone; replay it")
+        if handle.worker != ANY_WORKER:
+            return await self._on(self.workers[handle.worker], handle, tactics, timeout, sequence=False)
+        # the root lives in every worker: spread its tactics over the pool
+        groups: dict[int, list[int]] = {}
+        for i in range(len(tactics)):
+            groups.setdefault(self._pick().index, []).append(i)
+        results: list[Outcome | None] = [None] * len(tactics)
+
+        async def group(wi: int, idx: list[int]) -> None:
+            outs = await self._on(self.workers[wi], handle, [tactics[i] for i in idx], timeout, sequence=False)
+            for i, o in zip(idx, outs):
+                results[i] = o
+
+        async with anyio.create_task_group() as tg:
+            for wi, idx in groups.items():
+                tg.start_soon(group, wi, idx)
+        return list(results)
+
+    async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
+        timeout = timeout or self.tactic_timeout
+        if not self.has_state(handle):
+            raise StateLost(f"native handle {handle!r} is gone; replay from an older ancestor")
+        w = self._pick() if handle.worker == ANY_WORKER else self.workers[handle.worker]
+        return (await self._on(w, handle, tactics, timeout, sequence=True))[0]
+
+    # -------------------------------------------------------------- lifetime
+    def pids(self) -> list[int]:
+        return [p for w in self.workers if w.client is not None and w.alive
+                for p in [_repl.client_pid(w.client)] if p is not None]
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for w in self.workers:
+                if w.client is not None:
+                    await _repl.close_client(w.client)
+                    w.client = None
+                w.alive = False

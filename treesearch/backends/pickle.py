@@ -1,0 +1,280 @@
+"""pickle and pickle-warm: a node is a pickled proof state (``pickleTo``), the seed's comparison.
+
+``pickle`` (cold): every expansion starts a fresh repl that unpickles the environment -- paying the
+import again, as in the seed -- and the node's proof state, runs the tactics, pickles the children
+that worked, and ends. ``pickle-warm``: a pool of repls that unpickled the environment once and load
+proof states into their live environment -- the strongest fair pickle baseline.
+
+Pickle files live in one private directory under ``$CRYO_IMAGE_ROOT`` (default /dev/shm/cryo),
+removed by ``close()``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from treesearch.backends import _repl
+from treesearch.backends.base import Backend, Kind, Outcome
+from treesearch.errors import BackendError, StateLost
+from treesearch.theorem import Theorem
+
+
+@dataclass(frozen=True)
+class PickleHandle:
+    path: str  # the pickled proof state
+    serial: int
+
+
+class _Warm:
+    """One long-lived repl of the warm pool, with the environment already unpickled."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.client: Any = None
+        self.env: int | None = None
+
+
+class PickleBackend(Backend):
+    name = "pickle"
+
+    def __init__(self, *, warm: bool = False, pool_size: int | None = None, argv: Sequence[str] | None = None,
+                 tactic_timeout: float = 20.0, open_timeout: float = 120.0, root: str | None = None) -> None:
+        super().__init__(tactic_timeout=tactic_timeout)
+        self.warm = bool(warm)
+        self.name = "pickle-warm" if self.warm else "pickle"
+        self.pool_size = int(pool_size or os.cpu_count() or 1)
+        self._argv = list(argv) if argv else None
+        self.open_timeout = open_timeout
+        self._root = root
+        self.dir: Path | None = None
+        self.env_file: str | None = None
+        self.root_handle: PickleHandle | None = None
+        self._serial = itertools.count(0)
+        self._clients: set[Any] = set()
+        self._pool: list[_Warm] = []
+        self._idle: Any = None  # anyio memory object stream of idle warm workers
+        self._idle_rx: Any = None
+        self._closed = False
+
+    def argv(self) -> list[str]:
+        if self._argv is None:
+            from lean_env.repl_cmd import minilean_argv
+
+            self._argv = minilean_argv()
+        return self._argv
+
+    def recheck_argv(self) -> list[str]:
+        return self.argv()
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "warm": self.warm, "pool_size": self.pool_size, "argv": self.argv()}
+
+    def _new_path(self) -> tuple[str, int]:
+        serial = next(self._serial)
+        return str(self.dir / f"s{serial:06d}.olean"), serial
+
+    # -------------------------------------------------------------- processes
+    async def _spawn(self) -> Any:
+        client = await _repl.spawn_client(self.argv(), timeout=self.open_timeout)
+        self._clients.add(client)
+        return client
+
+    async def _end(self, client: Any) -> None:
+        self._clients.discard(client)
+        await _repl.close_client(client)
+
+    async def _fresh_with_env(self) -> tuple[Any, int]:
+        """A new repl that unpickled the theorem's environment (process start + unpickle timed as import)."""
+        t0 = time.perf_counter()
+        client = await self._spawn()
+        self.timings.add("import", time.perf_counter() - t0, n=0)
+        env, err = await _repl.unpickle_env(client, self.env_file, timings=self.timings, timeout=self.open_timeout)
+        if err is not None:
+            await self._end(client)
+            raise BackendError(f"unpickleEnvFrom {self.env_file} failed: {err}")
+        return client, env
+
+    # -------------------------------------------------------------- Backend
+    async def open(self, theorem: Theorem) -> Outcome:
+        from criu_backend.store import image_root
+
+        self.theorem = theorem
+        base = Path(self._root) if self._root else image_root()
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"pickle-{os.getpid()}-", dir=base))
+        client = await self._spawn()
+        try:
+            opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
+            if not opened.outcome.ok:
+                return opened.outcome
+            self.env_file = str(self.dir / "env.olean")
+            err = await _repl.pickle_env(client, opened.env, self.env_file, timings=self.timings,
+                                         timeout=self.open_timeout)
+            if err is not None:
+                raise BackendError(f"pickleTo of the theorem environment failed: {err}")
+            path, serial = self._new_path()
+            err = await _repl.pickle_proof_state(client, opened.proof_state, path, timings=self.timings,
+                                                 timeout=self.open_timeout)
+            if err is not None:
+                raise BackendError(f"pickleTo of the root proof state failed: {err}")
+        except _repl.ReplError as e:
+            raise BackendError(f"pickle backend could not open {theorem.name}: {e}") from e
+        finally:
+            await self._end(client)
+        self.root_handle = PickleHandle(path, serial)
+        if self.warm:
+            await self._start_pool()
+        out = opened.outcome
+        out.handle = self.root_handle
+        return out
+
+    async def _start_pool(self) -> None:
+        self._pool = [_Warm(i) for i in range(self.pool_size)]
+        self._idle, self._idle_rx = anyio.create_memory_object_stream(self.pool_size)
+        failures: list[str] = []
+
+        async def start(w: _Warm) -> None:
+            try:
+                w.client, w.env = await self._fresh_with_env()
+            except (BackendError, _repl.ReplError) as e:
+                failures.append(f"warm repl {w.index}: {e}")
+
+        async with anyio.create_task_group() as tg:
+            for w in self._pool:
+                tg.start_soon(start, w)
+        if failures:
+            raise BackendError("pickle-warm could not start its pool: " + "; ".join(failures))
+        for w in self._pool:
+            self._idle.send_nowait(w)
+
+    def has_state(self, handle: Any) -> bool:
+        return isinstance(handle, PickleHandle) and os.path.exists(handle.path)
+
+    async def _run(self, client: Any, env: int, handle: PickleHandle, tactics: Sequence[str], timeout: float,
+                   sequence: bool) -> tuple[list[Outcome], bool]:
+        """Load ``handle`` into ``client`` and run the tactics; returns the outcomes and whether the repl
+        is still usable."""
+        ps, err = await _repl.unpickle_proof_state(client, handle.path, env, timings=self.timings,
+                                                   timeout=timeout)
+        if err is not None:
+            raise StateLost(f"unpickleProofStateFrom {handle.path} failed: {err}")
+        groups = [list(tactics)] if sequence else [[t] for t in tactics]
+        outs: list[Outcome] = []
+        alive = True
+        for group in groups:
+            if not alive:
+                outs.append(Outcome(Kind.FAULT, tactic=group[-1], message="the repl died earlier in this expansion"))
+                continue
+            out, new_ps = await _repl.run_tactics(client, ps, group, timings=self.timings, timeout=timeout)
+            out.tactic = group[-1]
+            if out.kind is Kind.FAULT:
+                alive = False
+                self.faults.append(out.message or "fault")
+            elif out.kind is Kind.OPEN and new_ps is not None:
+                path, serial = self._new_path()
+                err = await _repl.pickle_proof_state(client, new_ps, path, timings=self.timings, timeout=timeout)
+                if err is not None:
+                    out = Outcome(Kind.FAULT, tactic=group[-1], message=f"pickleTo failed: {err}")
+                else:
+                    out.handle = PickleHandle(path, serial)
+            outs.append(out)
+        return outs, alive
+
+    async def _with_repl(self, handle: PickleHandle, tactics: Sequence[str], timeout: float,
+                         sequence: bool) -> list[Outcome]:
+        if not self.has_state(handle):
+            raise StateLost(f"pickled state {getattr(handle, 'path', handle)!r} is gone; replay it")
+        try:
+            if not self.warm:
+                client, env = await self._fresh_with_env()
+                try:
+                    return (await self._run(client, env, handle, tactics, timeout, sequence))[0]
+                finally:
+                    await self._end(client)
+            w: _Warm = await self._idle_rx.receive()
+            try:
+                outs, alive = await self._run(w.client, w.env, handle, tactics, timeout, sequence)
+                if not alive:
+                    await self._end(w.client)
+                    w.client, w.env = await self._fresh_with_env()
+                return outs
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._end(w.client)
+                    w.client = None
+                raise
+            finally:
+                if w.client is None:
+                    with anyio.CancelScope(shield=True):
+                        try:
+                            w.client, w.env = await self._fresh_with_env()
+                        except (BackendError, _repl.ReplError) as e:
+                            self.faults.append(f"could not restart warm repl {w.index}: {e}")
+                if w.client is not None:
+                    self._idle.send_nowait(w)
+        except _repl.TRANSPORT_FAULTS as e:
+            return [_repl.fault(e, "pickle repl") for _ in ([tactics[-1]] if sequence else tactics)]
+
+    async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
+        if not tactics:
+            return []
+        outs = await self._with_repl(handle, tactics, timeout or self.tactic_timeout, sequence=False)
+        for t, o in zip(tactics, outs):
+            o.tactic = t
+        return outs
+
+    async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
+        return (await self._with_repl(handle, tactics, timeout or self.tactic_timeout, sequence=True))[0]
+
+    def release(self, handle: Any) -> None:
+        if isinstance(handle, PickleHandle) and handle is not self.root_handle:
+            try:
+                os.unlink(handle.path)
+            except FileNotFoundError:
+                pass
+
+    def image_bytes(self) -> int:
+        if self.dir is None or not self.dir.exists():
+            return 0
+        total = 0
+        with os.scandir(self.dir) as it:
+            for e in it:
+                try:
+                    total += e.stat().st_size
+                except FileNotFoundError:
+                    continue
+        return total
+
+    def pids(self) -> list[int]:
+        return [p for c in list(self._clients) for p in [_repl.client_pid(c)] if p is not None]
+
+    def handle_to_json(self, handle: Any) -> Any:
+        return {"path": handle.path} if self.has_state(handle) else None
+
+    def handle_from_json(self, value: Any) -> Any:
+        if value and value.get("path") and os.path.exists(value["path"]):
+            return PickleHandle(value["path"], next(self._serial))
+        return None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for c in list(self._clients):
+                await self._end(c)
+            if self._idle is not None:
+                self._idle.close()
+                self._idle_rx.close()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)

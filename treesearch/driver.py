@@ -1,0 +1,417 @@
+"""The anyio search driver: select -> propose -> expand -> back up, with up to ``max_in_flight`` expansions.
+
+Concurrent selections are spread by virtual loss: every node on a selected path has its ``in_flight``
+count raised until its expansion ends (added on the way down, removed in ``finally`` on every path:
+success, error, fault, cancellation); the selector counts each in-flight visit as a loss, and a leaf
+being expanded is never offered again. With ``max_in_flight=1`` and a fixed ``seed`` a run is
+deterministic: the order of selections, proposals and node ids depends only on the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from treesearch.backends.base import Backend, Kind, Outcome, Timings
+from treesearch.budget import (
+    STOP_EXHAUSTED, STOP_EXPANSIONS, STOP_INTERRUPTED, STOP_MEMORY, STOP_OPEN_FAILED, STOP_PROVED, STOP_WALL,
+    SearchBudget,
+)
+from treesearch.errors import BackendError, TreeSearchError
+from treesearch.theorem import Theorem
+from treesearch.tree import ROOT, ProofTree, Status
+
+SAVE_FORMAT = "cryo-search/1"
+
+
+@dataclass
+class SearchResult:
+    """Everything one search produced. ``timings`` is the backend's split (seconds per kind of work)."""
+
+    theorem: Theorem
+    backend: str
+    proved: bool
+    proof: list[str] | None
+    recheck: Any  # treesearch.proof.RecheckVerdict | None
+    expansions: int
+    nodes: int
+    wall: float
+    timings: dict[str, Any]
+    peak_memory: int
+    image_bytes: int
+    peak_image_bytes: int
+    errors: list[dict[str, Any]]
+    stopped_by: str
+    tree: ProofTree
+    seed: int = 0
+    max_in_flight: int = 1
+    peak_in_flight: int = 0
+
+    @property
+    def verified(self) -> bool:
+        """Proved and accepted by the re-check."""
+        return bool(self.proved and self.recheck is not None and self.recheck.accepted)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready dict without the tree."""
+        return {
+            "theorem": self.theorem.name, "backend": self.backend, "proved": self.proved, "proof": self.proof,
+            "recheck": None if self.recheck is None else self.recheck.to_dict(), "verified": self.verified,
+            "expansions": self.expansions, "nodes": self.nodes, "wall": self.wall, "timings": self.timings,
+            "peak_memory": self.peak_memory, "image_bytes": self.image_bytes,
+            "peak_image_bytes": self.peak_image_bytes, "errors": self.errors, "stopped_by": self.stopped_by,
+            "seed": self.seed, "max_in_flight": self.max_in_flight, "peak_in_flight": self.peak_in_flight,
+            "tree_counts": self.tree.counts(),
+        }
+
+
+def default_value(outcomes: Sequence[Outcome]) -> float:
+    """Leaf value in [0, 1] of one expansion: 1 if a tactic proved the state, else the best
+    ``1 / (1 + goals)`` over the tactics that worked, 0 when none did."""
+    best = 0.0
+    for o in outcomes:
+        if o.kind is Kind.PROVED:
+            return 1.0
+        if o.kind is Kind.OPEN:
+            best = max(best, 1.0 / (1.0 + len(o.goals or ())))
+    return best
+
+
+def _load(kind: str, spec: Any) -> Any:
+    if not isinstance(spec, str):
+        return spec
+    from policies import load_policy
+
+    return load_policy(kind, spec)
+
+
+class SearchDriver:
+    """One search over one theorem with one backend. Build it, then ``await driver.run()``."""
+
+    def __init__(
+        self,
+        theorem: Theorem,
+        *,
+        backend: Backend,
+        proposer: Any,
+        selector: Any,
+        budget: SearchBudget,
+        max_in_flight: int | None = None,
+        seed: int = 0,
+        tactics_per_expansion: int = 8,
+        value_fn: Callable[[Sequence[Outcome]], float] | None = None,
+        retry_faults: int = 1,
+        save_path: str | os.PathLike | None = None,
+        handle_sigint: bool = True,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.theorem = theorem
+        self.backend = backend
+        self.proposer = _load("proposer", proposer)
+        self.selector = _load("selector", selector)
+        self.budget = budget
+        self.max_in_flight = int(max_in_flight or os.cpu_count() or 1)
+        if self.max_in_flight < 1:
+            raise TreeSearchError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.k = int(tactics_per_expansion)
+        self.value_fn = value_fn or default_value
+        self.retry_faults = int(retry_faults)
+        self.save_path = Path(save_path) if save_path is not None else None
+        self.handle_sigint = handle_sigint
+        self.on_event = on_event
+        self.tree: ProofTree | None = None
+        self.expansions = 0
+        self.errors: list[dict[str, Any]] = []
+        self.stopped_by: str | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.peak_memory = 0
+        self.peak_image_bytes = 0
+        self.wall_before = 0.0  # wall seconds spent by earlier runs of a resumed search
+        self.expansions_before = 0
+        self._t0 = 0.0
+        self._changed = anyio.Event()
+        self._rebuild_failures: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _event(self, kind: str, **data: Any) -> None:
+        if self.on_event is not None:
+            self.on_event({"event": kind, "t": time.monotonic() - self._t0, **data})
+
+    def _error(self, kind: str, node: int | None, message: str, **extra: Any) -> None:
+        row = {"kind": kind, "node": node, "message": message, "t": round(time.monotonic() - self._t0, 4), **extra}
+        self.errors.append(row)
+        self._event("error", **row)
+
+    def _sample(self) -> None:
+        mem = self.backend.memory_bytes()
+        img = self.backend.image_bytes()
+        self.peak_memory = max(self.peak_memory, mem)
+        self.peak_image_bytes = max(self.peak_image_bytes, img)
+        if self.budget.memory_bytes is not None and mem > self.budget.memory_bytes and self.stopped_by is None:
+            self.stopped_by = STOP_MEMORY
+            self._error("memory", None, f"repl processes use {mem} bytes > budget {self.budget.memory_bytes}")
+            self._notify()
+
+    # ------------------------------------------------------------------ state rebuild
+    async def _ensure_state(self, nid: int) -> Any:
+        """The node's handle, rebuilt by replaying its tactics from the nearest ancestor holding a state."""
+        tree = self.tree
+        handle = tree.node(nid)["handle"]
+        if self.backend.has_state(handle):
+            self.backend.touch(handle)
+            return handle
+        steps = tree.replay_path(nid)
+        start_handle = tree.node(ROOT)["handle"]
+        start = 0
+        for i, (anc, _tac) in enumerate(steps[:-1]):
+            h = tree.node(anc)["handle"]
+            if self.backend.has_state(h):
+                start_handle, start = h, i + 1
+        tactics = [tac for _n, tac in steps[start:]]
+        self._event("replay", node=nid, tactics=len(tactics))
+        out = await self.backend.replay(start_handle, tactics, timeout=self.budget.tactic_timeout)
+        want = tree.node(nid)["key"]
+        if not out.ok or out.goals is None or tree.lookup(out.goals) != nid:
+            raise BackendError(
+                f"replaying {len(tactics)} tactics to rebuild node {nid} gave "
+                f"{out.kind.value}: {out.message or out.goals!r} instead of the recorded goals {want!r}"
+            )
+        tree.node(nid)["handle"] = out.handle
+        return out.handle
+
+    # ------------------------------------------------------------------ one expansion
+    async def _expand(self, path: list[int]) -> None:
+        tree = self.tree
+        leaf = path[-1]
+        done = False
+        try:
+            node = tree.node(leaf)
+            proposals = list(self.proposer.propose(list(node["goals"]), rng=self.rng))
+            tactics: list[str] = []
+            priors: dict[str, float] = {}
+            for p in proposals:
+                if p.tactic not in priors:
+                    tactics.append(p.tactic)
+                    priors[p.tactic] = float(p.prior)
+                if len(tactics) >= self.k:
+                    break
+            outcomes: list[Outcome] = []
+            if tactics:
+                handle = await self._ensure_state(leaf)
+                outcomes = list(await self.backend.expand(handle, tactics, timeout=self.budget.tactic_timeout))
+                if len(outcomes) != len(tactics):
+                    raise BackendError(f"backend {self.backend.name} returned {len(outcomes)} outcomes "
+                                       f"for {len(tactics)} tactics")
+                for attempt in range(self.retry_faults):
+                    faulted = [i for i, o in enumerate(outcomes) if o.kind is Kind.FAULT]
+                    if not faulted:
+                        break
+                    for i in faulted:
+                        self._error("fault", leaf, outcomes[i].message or "fault", tactic=tactics[i], retry=attempt + 1)
+                    handle = await self._ensure_state(leaf)
+                    again = await self.backend.expand(handle, [tactics[i] for i in faulted],
+                                                      timeout=self.budget.tactic_timeout)
+                    for i, o in zip(faulted, again):
+                        outcomes[i] = o
+                for i, o in enumerate(outcomes):
+                    if o.kind is Kind.FAULT:
+                        self._error("fault", leaf, o.message or "fault", tactic=tactics[i], retry="gave up")
+            for tac, o in zip(tactics, outcomes):
+                if o.ok:
+                    tree.add_outcome(leaf, tac, goals=o.goals, handle=o.handle, prior=priors[tac])
+                else:
+                    tree.add_outcome(leaf, tac, goals=None, prior=priors[tac], message=o.message,
+                                     fault=o.kind is Kind.FAULT)
+                    if o.handle is not None:
+                        self.backend.release(o.handle)
+            tree.end_expansion(leaf)
+            done = True
+            tree.backup(path, self.value_fn(outcomes))
+            self._event("expanded", node=leaf, tactics=len(tactics),
+                        ok=sum(o.ok for o in outcomes), status=tree.node(leaf)["status"].value)
+        except BackendError as e:
+            n = self._rebuild_failures[leaf] = self._rebuild_failures.get(leaf, 0) + 1
+            self._error("expand", leaf, str(e), attempt=n)
+            if n > self.retry_faults:
+                tree.mark_failed(leaf, f"could not expand: {e}")
+                done = True
+        finally:
+            if not done:
+                tree.end_expansion(leaf, expanded=False)
+            tree.remove_virtual_loss(path)
+            self.in_flight -= 1
+            self._sample()
+            self._notify()
+
+    # ------------------------------------------------------------------ loop
+    def _stop_reason(self) -> str | None:
+        if self.stopped_by is not None:
+            return self.stopped_by
+        if self.tree.proved:
+            return STOP_PROVED
+        if self.budget.expansions is not None and self.expansions >= self.budget.expansions:
+            return STOP_EXPANSIONS
+        return None
+
+    async def _monitor(self) -> None:
+        while True:
+            self._sample()
+            await anyio.sleep(self.budget.sample_seconds)
+
+    async def _sigint_watch(self, scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            async for _sig in signals:
+                self.stopped_by = STOP_INTERRUPTED
+                self._error("interrupted", None, "SIGINT: stopping every process and saving the tree")
+                scope.cancel()
+                return
+
+    async def _loop(self, tg: anyio.abc.TaskGroup) -> None:
+        tree = self.tree
+        while True:
+            reason = self._stop_reason()
+            if reason is not None:
+                self.stopped_by = reason
+                return
+            if self.in_flight >= self.max_in_flight:
+                await self._changed.wait()
+                continue
+            path = tree.select(self.selector)
+            if path is None:
+                if self.in_flight == 0:
+                    self.stopped_by = STOP_PROVED if tree.proved else STOP_EXHAUSTED
+                    return
+                await self._changed.wait()
+                continue
+            tree.add_virtual_loss(path)
+            tree.begin_expansion(path[-1])
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.expansions += 1
+            tg.start_soon(self._expand, path)
+
+    async def _open(self) -> bool:
+        root = await self.backend.open(self.theorem)
+        if not root.ok or root.goals is None:
+            self._error("open", None, f"could not open theorem {self.theorem.name}: {root.message}")
+            return False
+        if self.tree is None:
+            self.tree = ProofTree(root.goals, root_handle=root.handle)
+            if root.kind is Kind.PROVED:
+                self.tree.root["status"] = Status.PROVED
+        else:
+            if self.tree.lookup(root.goals) != ROOT:
+                raise TreeSearchError(
+                    f"the saved tree's root goals {self.tree.root['goals']!r} differ from the theorem's "
+                    f"root goals {root.goals!r}; resume only with the same theorem and repl"
+                )
+            self.tree.root["handle"] = root.handle
+        return True
+
+    async def run(self) -> SearchResult:
+        """Search until proved, exhausted, interrupted, or a budget runs out; then re-check nothing (see
+        ``search``) and return the result. The backend is not closed here."""
+        self._t0 = time.monotonic()
+        self.backend.apply_budget(image_bytes=self.budget.image_bytes)
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.handle_sigint and threading.current_thread() is threading.main_thread():
+                    tg.start_soon(self._sigint_watch, tg.cancel_scope)
+                tg.start_soon(self._monitor)
+                with anyio.move_on_after(self.budget.wall_seconds) as wall_scope:
+                    if not await self._open():
+                        self.stopped_by = STOP_OPEN_FAILED
+                    else:
+                        async with anyio.create_task_group() as work:
+                            await self._loop(work)
+                            if self.stopped_by != STOP_EXPANSIONS:
+                                work.cancel_scope.cancel()  # proved / memory: in-flight work is moot
+                if wall_scope.cancelled_caught and self.stopped_by in (None, STOP_EXPANSIONS):
+                    self.stopped_by = STOP_WALL
+                if self.tree is not None and self.tree.proved:
+                    self.stopped_by = STOP_PROVED
+                tg.cancel_scope.cancel()
+        finally:
+            if self.stopped_by is None:
+                self.stopped_by = STOP_INTERRUPTED
+            if self.save_path is not None and self.tree is not None:
+                self.save(self.save_path)
+        return self.result()
+
+    def result(self, recheck: Any = None) -> SearchResult:
+        tree = self.tree
+        proof = tree.proof_tactics() if tree is not None and tree.proved else None
+        return SearchResult(
+            theorem=self.theorem, backend=self.backend.name, proved=bool(tree is not None and tree.proved),
+            proof=proof, recheck=recheck, expansions=self.expansions_before + self.expansions,
+            nodes=len(tree) if tree is not None else 0,
+            wall=self.wall_before + (time.monotonic() - self._t0),
+            timings=self.backend.timings.as_dict(), peak_memory=self.peak_memory,
+            image_bytes=self.backend.image_bytes(), peak_image_bytes=self.peak_image_bytes,
+            errors=list(self.errors), stopped_by=self.stopped_by or STOP_INTERRUPTED,
+            tree=tree if tree is not None else ProofTree([], canonical_fn=tuple),
+            seed=self.seed, max_in_flight=self.max_in_flight, peak_in_flight=self.peak_in_flight,
+        )
+
+    # ------------------------------------------------------------------ save / resume
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the tree, its handle references, the budget and what was spent, atomically."""
+        path = Path(path)
+        data = {
+            "format": SAVE_FORMAT,
+            "theorem": self.theorem.to_dict(),
+            "backend": self.backend.name,
+            "budget": self.budget.to_dict(),
+            "spent": {"expansions": self.expansions_before + self.expansions,
+                      "wall": self.wall_before + (time.monotonic() - self._t0)},
+            "seed": self.seed,
+            "stopped_by": self.stopped_by,
+            "errors": self.errors,
+            "timings": self.backend.timings.as_dict(),
+            "tree": self.tree.to_dict(handle_fn=self.backend.handle_to_json),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1))
+        os.replace(tmp, path)
+        return path
+
+    def load(self, path: str | os.PathLike, *, budget: SearchBudget | None = None) -> None:
+        """Take the tree of a saved run; the budget becomes the saved one minus what was spent (or
+        ``budget`` minus it, when given)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise TreeSearchError(f"cannot read saved search {path}: {e}") from e
+        if data.get("format") != SAVE_FORMAT:
+            raise TreeSearchError(f"{path} is not a saved cryo search (format {data.get('format')!r})")
+        saved = Theorem.from_dict(data["theorem"])
+        if saved.source != self.theorem.source or saved.imports != self.theorem.imports:
+            raise TreeSearchError(f"{path} holds a search of {saved.name!r}, not of {self.theorem.name!r}")
+        base = budget or SearchBudget.from_dict(data["budget"])
+        spent = data["spent"]
+        self.budget = base.remaining(expansions_used=int(spent["expansions"]), wall_used=float(spent["wall"]))
+        self.expansions_before = int(spent["expansions"])
+        self.wall_before = float(spent["wall"])
+        self.errors = list(data.get("errors", []))
+        self.backend.timings = self.backend.timings.merged(Timings.from_dict(data.get("timings", {})))
+        self.tree = ProofTree.from_dict(data["tree"], handle_fn=self.backend.handle_from_json)
