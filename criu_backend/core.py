@@ -114,6 +114,12 @@ def spawn(
     full_env = dict(os.environ if env is None else env)
     for key, value in LIBUV_ENV.items():
         full_env.setdefault(key, value)
+    program = argv[0]
+    if "/" in program:
+        if not os.access(os.path.join(os.fspath(cwd or "."), program), os.X_OK):
+            raise CriuError(f"cannot spawn {program!r}: no executable file there (relative to cwd {cwd or os.getcwd()})")
+    elif shutil.which(program, path=full_env.get("PATH", os.defpath)) is None:
+        raise CriuError(f"cannot spawn {program!r}: not found on PATH ({full_env.get('PATH', os.defpath)})")
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -174,12 +180,15 @@ def _is_tty(link: str | None) -> bool:
     return link is not None and (link.startswith("/dev/pts/") or link.startswith("/dev/tty") or link == "/dev/console")
 
 
-def _rss_bytes(pid: int) -> int:
+def _dump_estimate(pid: int) -> int:
+    """Bytes criu will write for ``pid``, estimated by its anonymous + shmem resident memory."""
+    total = 0
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(("RssAnon:", "RssShmem:")):
+                    total += int(line.split()[1]) * 1024
+        return total
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
@@ -212,7 +221,7 @@ class FreezeJob:
         self.stdio = _stdio_links(pid)
         self.shell_job = any(_is_tty(link) for link in self.stdio.values())
         if self.store is not None:
-            self.store.make_room(_rss_bytes(pid))
+            self.store.make_room(_dump_estimate(pid), strict=False)
             self.dir = self.store.new_image_dir()
             self.own_dir = True
         else:

@@ -284,10 +284,12 @@ class ImageStore:
         path.mkdir(mode=0o700)
         return path
 
-    def make_room(self, nbytes: int, *, keep: Image | None = None) -> None:
+    def make_room(self, nbytes: int, *, keep: Image | None = None, strict: bool = True) -> None:
         """Evict least recently used unpinned images until ``nbytes`` more fit in the budget and on disk.
 
-        Raises ImageStoreFull (naming the budget setting) when eviction cannot make enough room.
+        Raises ImageStoreFull (naming the budget setting) when eviction cannot make enough room; with
+        ``strict=False`` (``nbytes`` is only an estimate) the budget part is best effort and only a filesystem
+        without ``nbytes`` free raises.
         """
         with self._lock:
             victims = sorted(
@@ -302,7 +304,7 @@ class ImageStore:
                 victim.removed = True
                 shutil.rmtree(victim.path, ignore_errors=True)
                 self.evictions += 1
-        if total + nbytes > self.budget:
+        if strict and total + nbytes > self.budget:
             raise ImageStoreFull(
                 f"image store {self.run_dir} is over its byte budget: {nbytes / 1e6:.1f} MB more would make "
                 f"{(total + nbytes) / 1e6:.1f} MB > budget {self.budget / 1e6:.1f} MB, and every other image is "
