@@ -1,0 +1,202 @@
+"""The `cryo` command: run, compare, demo and bench from here; the other verbs from each package's `cli.py`.
+
+Each package with verbs exposes `register(subparsers)`; a verb's parser sets `func=handler`, and
+`handler(args) -> int` is the exit status.  A package whose `cli` module does not exist yet simply
+contributes no verbs; any other import error in it is raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Sequence
+
+__all__ = ["main", "build_parser", "CONFIGS_DIR"]
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+
+# (module, register function, where its verbs go): "top" = top-level verbs, "bench" = `cryo bench` sub-verbs.
+PLUGIN_VERBS = (
+    ("criu_backend.cli", "register", "top"),
+    ("criu_backend.cli", "register_bench", "bench"),
+    ("lean_env.cli", "register", "top"),
+)
+
+
+def _optional_module(name: str) -> ModuleType | None:
+    """Import `name`; None only when that very module does not exist (other import errors propagate)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name == name:
+            return None
+        raise
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _progress(enabled: bool):
+    from experiments.runner import Progress, RichProgress
+
+    return (lambda _label=None: RichProgress(_console())) if enabled else (lambda _label=None: Progress())
+
+
+def _print_table(summaries, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from experiments.summary import TABLE_HEADERS, table_rows
+
+    table = Table(title=title)
+    for h in TABLE_HEADERS:
+        table.add_column(h)
+    for cells in table_rows(summaries):
+        table.add_row(*cells)
+    Console().print(table)
+
+
+# ------------------------------------------------------------------------------------------ handlers
+
+
+def _load(args: argparse.Namespace, path: str | Path):
+    from experiments.config import load_config
+
+    overrides = list(args.set or [])
+    if getattr(args, "backend", None):
+        overrides.append(f'backend.kind="{args.backend}"')
+    return load_config(path, overrides=overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from experiments.runner import run_experiment
+    from experiments.summary import summarize_by_backend
+
+    config = _load(args, args.config)
+    outcome = run_experiment(config, output_dir=Path(args.output) if args.output else None,
+                             progress=_progress(not args.no_progress)())
+    if outcome.rows:
+        _print_table(summarize_by_backend(outcome.rows), f"cryo run {config.run.name}")
+    state = "interrupted; partial results" if outcome.interrupted else "results"
+    print(f"{state}: {outcome.output_dir / 'results.jsonl'}\nsummary: {outcome.summary_path}")
+    return 130 if outcome.interrupted else 0
+
+
+def _compare(args: argparse.Namespace, config_path: Path, title: str) -> int:
+    from experiments.compare import compare_backends
+
+    config = _load(args, config_path)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
+    outcome = compare_backends(config, backends=backends, output_dir=Path(args.output) if args.output else None,
+                               progress_fn=_progress(not args.no_progress))
+    _print_table(outcome.summaries, title)
+    if outcome.interrupted:
+        print("interrupted (Ctrl-C): the report covers only what finished")
+    print(f"report: {outcome.report_path}")
+    for name, p in outcome.plots.items():
+        print(f"plot:   {p}")
+    return 130 if outcome.interrupted else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    return _compare(args, Path(args.config), "cryo compare")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    return _compare(args, CONFIGS_DIR / "demo.toml",
+                    "cryo demo: criu vs pickle, MiniLean with a Mathlib-sized import")
+
+
+def _cmd_bench_all(args: argparse.Namespace) -> int:
+    """`cryo bench` with no sub-verb: every registered benchmark with its defaults, one after another."""
+    parser: argparse.ArgumentParser = args._parser
+    names = list(args._bench_choices)
+    if not names:
+        print("no benchmarks are installed (criu_backend.cli provides `cryo bench snapshot`)", file=sys.stderr)
+        return 2
+    status = 0
+    for name in names:
+        print(f"== cryo bench {name}", flush=True)
+        sub = parser.parse_args(["bench", name])
+        status = max(status, int(sub.func(sub) or 0))
+    return status
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one config key (VALUE is read as TOML, e.g. search.seed=3); repeatable")
+    p.add_argument("--output", "-o", metavar="DIR", help="output directory (default: [run] output)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cryo", description=(
+        "Parallel proof search where every node of the search tree is a frozen (CRIU) Lean repl process."))
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    p = sub.add_parser("run", help="search every theorem of a suite as a TOML config says",
+                       description="Run an experiment config; writes results.jsonl, trees/ and summary.md.")
+    p.add_argument("config", help="experiment config (TOML); see docs/experiments.md")
+    p.add_argument("--backend", choices=("criu", "pickle", "pickle-warm", "native"), help="override [backend] kind")
+    _add_common(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("compare", help="run one suite with several backends under equal budgets; report + plots")
+    p.add_argument("config", help="experiment config (TOML)")
+    p.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: [compare] backends)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("demo", help="criu vs pickle on a slice of the bundled suite with a Mathlib-sized import",
+                       description=f"`cryo compare` on {CONFIGS_DIR / 'demo.toml'}.")
+    p.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: criu,pickle)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks (no sub-verb: run them all)")
+    bench_sub = bench.add_subparsers(dest="bench_verb", metavar="BENCH")
+    bench.set_defaults(func=_cmd_bench_all, _parser=parser, _bench_choices=bench_sub.choices)
+
+    for module_name, fn_name, where in PLUGIN_VERBS:
+        module = _optional_module(module_name)
+        if module is None:
+            continue
+        register = getattr(module, fn_name, None)
+        if register is None:
+            continue
+        register(sub if where == "top" else bench_sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `cryo` console script; returns the exit status."""
+    from experiments.config import ConfigError
+    from experiments.runner import RunError
+    from experiments.suites import SuiteError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, SuiteError, RunError) as e:
+        print(f"cryo {args.verb}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cryo {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,486 @@
+"""Experiment configs: TOML files validated key by key against one schema (`SCHEMA`).
+
+Every error names the file, the `[section] key`, the value found and the allowed values.  The same schema
+renders the reference table in docs/experiments.md (`reference_markdown`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = [
+    "ConfigError",
+    "Key",
+    "SCHEMA",
+    "BACKENDS",
+    "EnvConfig",
+    "BackendConfig",
+    "SearchConfig",
+    "PolicyConfig",
+    "SuiteConfig",
+    "RunConfig",
+    "CompareConfig",
+    "ExperimentConfig",
+    "load_config",
+    "parse_config",
+    "parse_size",
+    "reference_markdown",
+]
+
+BACKENDS = ("criu", "pickle", "pickle-warm", "native")
+REPLS = ("minilean", "lake")
+FREEZE_POLICIES = ("eager", "lazy")
+ALGORITHMS = ("best-first", "uct", "puct", "bfs")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used: the message names the file, the key, the value and what is allowed."""
+
+
+_NOTHING = object()  # named sentinel: "this key has no default; absent means None"
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$")
+_SIZE_UNITS = {
+    None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}  # fmt: skip
+_DOTTED_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$")
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a string such as `"512MiB"`, `"2GB"`, `"1048576"`."""
+    if isinstance(value, bool):
+        raise ValueError("a size is a number of bytes or a string like \"2GiB\", not a boolean")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    m = _SIZE_RE.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a size; write bytes (4294967296) or a string like \"4GiB\", \"512MB\"")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its TOML type, default, allowed values and meaning."""
+
+    section: str
+    name: str
+    kind: str  # "str" | "int" | "float" | "bool" | "list[str]" | "size" | "policy"
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def allowed(self) -> str:
+        if self.choices:
+            return " | ".join(f'"{c}"' for c in self.choices)
+        if self.kind == "size":
+            return 'bytes (int) or "N[B|KB|MB|GB|KiB|MiB|GiB]"'
+        if self.kind == "policy":
+            return 'builtin name or "package.module:Name"'
+        if self.kind == "list[str]":
+            return "array of strings"
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        return f"{self.kind} " + " and ".join(bounds) if bounds else self.kind
+
+
+SCHEMA: tuple[Key, ...] = (
+    # [env] -- the repl processes
+    Key("env", "repl", "str", "minilean",
+        "Which repl runs the proofs: the embedded MiniLean prover, or `lake env repl` in a real Lean project.",
+        choices=REPLS),
+    Key("env", "command", "list[str]", [],
+        "Explicit repl argv; overrides `repl` (empty: derived from `repl`, `imports` and `library_size`)."),
+    Key("env", "cwd", "str", "",
+        "Working directory of the repl (for `lake`, the Lean project). Relative to the config file; "
+        "empty: the current directory."),
+    Key("env", "imports", "list[str]", [],
+        "Header imports sent before each theorem (e.g. [\"Mathlib\"]); the suite file's own imports are added."),
+    Key("env", "library_size", "int", 0,
+        "MiniLean only: size of the simulated imported library (0: none). Makes the import as costly as a "
+        "real one, so thaw and unpickle differ as they do with Mathlib.", minimum=0),
+    # [backend] -- how search-tree nodes are stored
+    Key("backend", "kind", "str", "criu",
+        "How a tree node keeps its state: a frozen CRIU image (`criu`), a repl pickle replayed into a fresh "
+        "process (`pickle`), a pickle replayed into a pool of warm processes (`pickle-warm`), or the repl's own "
+        "proof states inside one live process (`native`).", choices=BACKENDS),
+    Key("backend", "workers", "int", 2, "Repl processes working at once.", minimum=1, maximum=256),
+    Key("backend", "image_dir", "str", "",
+        "Where CRIU images and pickles go (empty: $CRYO_IMAGE_ROOT, else /dev/shm/cryo)."),
+    Key("backend", "image_budget", "size", "4GiB",
+        "Byte budget for stored images; the least recently used unpinned images are evicted past it."),
+    Key("backend", "freeze", "str", "eager",
+        "criu only: freeze each child as soon as its tactic succeeds (`eager`) or only when it is first "
+        "selected for expansion (`lazy`).", choices=FREEZE_POLICIES),
+    # [search]
+    Key("search", "algorithm", "str", "best-first",
+        "Selection rule of the search (a builtin selector of `policies`); [policy] selector replaces it.",
+        choices=ALGORITHMS),
+    Key("search", "max_expansions", "int", 64, "Expansions per theorem before giving up.", minimum=1),
+    Key("search", "time_limit", "float", 60.0, "Wall-clock seconds per theorem before giving up.", minimum=0.001),
+    Key("search", "tactic_timeout", "float", 20.0,
+        "Seconds one tactic (or replay) may take before its process is killed and counted as a fault.",
+        minimum=0.001),
+    Key("search", "memory_limit", "size", 0,
+        "Summed RSS of the repl processes that stops a theorem's search (0: no limit)."),
+    Key("search", "tactics_per_expansion", "int", 8, "Tactics tried from one node per expansion.", minimum=1),
+    Key("search", "max_in_flight", "int", 0, "Expansions running at once (0: as many as [backend] workers).",
+        minimum=0),
+    Key("search", "seed", "int", 0, "Seed of the search and policy random streams.", minimum=0),
+    # [policy]
+    Key("policy", "selector", "policy", "", "Selection rule (empty: the algorithm's default)."),
+    Key("policy", "proposer", "policy", "", "Tactic proposer (empty: the built-in default)."),
+    Key("policy", "value", "policy", "", "Value estimate for a node (empty: none / the selector's default)."),
+    # [suite]
+    Key("suite", "paths", "list[str]", ["bundled:*.lean"],
+        "Theorem files, directories or globs, relative to the config file; `bundled:GLOB` names the bundled "
+        "suites in experiments/suites/."),
+    Key("suite", "names", "list[str]", [], "Keep theorems whose name matches any of these fnmatch patterns "
+        "(empty: all)."),
+    Key("suite", "exclude", "list[str]", [], "Drop theorems whose name matches any of these patterns."),
+    Key("suite", "max_difficulty", "int", _NOTHING, "Drop theorems graded above this (absent: keep all).",
+        minimum=1),
+    Key("suite", "limit", "int", _NOTHING, "Keep only the first N theorems after filtering (absent: all).",
+        minimum=1),
+    # [run]
+    Key("run", "output", "str", "runs/{name}-{time}",
+        "Output directory, relative to the current directory; `{name}` is the run name, `{time}` the UTC "
+        "start time. Must not exist yet or be empty."),
+    Key("run", "name", "str", "", "Run name (empty: the config file's stem)."),
+    Key("run", "repeats", "int", 1, "Times each theorem is searched (rows carry the repeat index).", minimum=1),
+    Key("run", "recheck", "bool", True, "Re-check every found proof in a fresh repl process."),
+    # [compare]
+    Key("compare", "backends", "list[str]", ["criu", "pickle"],
+        f"Backends `cryo compare` runs under equal budgets; each one of {', '.join(BACKENDS)}."),
+)  # fmt: skip
+
+SECTIONS = tuple(dict.fromkeys(k.section for k in SCHEMA))
+_BY_SECTION: dict[str, dict[str, Key]] = {s: {k.name: k for k in SCHEMA if k.section == s} for s in SECTIONS}
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    repl: str
+    command: tuple[str, ...]
+    cwd: Path | None
+    imports: tuple[str, ...]
+    library_size: int
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    kind: str
+    workers: int
+    image_dir: Path | None
+    image_budget: int
+    freeze: str
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    algorithm: str
+    max_expansions: int
+    time_limit: float
+    tactic_timeout: float
+    memory_limit: int
+    tactics_per_expansion: int
+    max_in_flight: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    selector: str
+    proposer: str
+    value: str
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    paths: tuple[str, ...]
+    names: tuple[str, ...]
+    exclude: tuple[str, ...]
+    max_difficulty: int | None
+    limit: int | None
+    base_dir: Path
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    output: str
+    name: str
+    repeats: int
+    recheck: bool
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    backends: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment.  `source` is the file it came from, `text` its TOML text (copied into runs)."""
+
+    env: EnvConfig
+    backend: BackendConfig
+    search: SearchConfig
+    policy: PolicyConfig
+    suite: SuiteConfig
+    run: RunConfig
+    compare: CompareConfig
+    source: Path | None = None
+    text: str = ""
+    overrides: tuple[tuple[str, Any], ...] = field(default=())
+
+    def with_backend(self, kind: str) -> "ExperimentConfig":
+        """The same experiment on another backend."""
+        if kind not in BACKENDS:
+            raise ConfigError(f"unknown backend {kind!r}; allowed: {', '.join(BACKENDS)}")
+        return replace(self, backend=replace(self.backend, kind=kind))
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """The effective values, section -> key -> TOML-compatible value (None for an absent optional)."""
+        out: dict[str, dict[str, Any]] = {}
+        for section in SECTIONS:
+            obj = getattr(self, section)
+            row: dict[str, Any] = {}
+            for k in _BY_SECTION[section].values():
+                v = getattr(obj, k.name)
+                if isinstance(v, Path):
+                    v = str(v)
+                elif isinstance(v, tuple):
+                    v = list(v)
+                row[k.name] = v
+            out[section] = row
+        return out
+
+
+def _where(source: str, section: str, name: str) -> str:
+    return f"{source}: [{section}] {name}"
+
+
+def _check_value(key: Key, value: Any, where: str) -> Any:
+    """Validate one value against its key; return the normalised value."""
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(f"{where} = {value!r}: {problem}; allowed: {key.allowed()}")
+
+    kind = key.kind
+    if kind in ("str", "policy"):
+        if not isinstance(value, str):
+            raise bad(f"expected a string, got {type(value).__name__}")
+        if key.choices and value not in key.choices:
+            raise bad("not one of the allowed values")
+        if kind == "policy" and value and not _DOTTED_RE.match(value.replace("-", "_")):
+            raise bad("not a builtin name or a dotted path such as \"my_pkg.policies:MyProposer\"")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad(f"expected true or false, got {type(value).__name__}")
+        return value
+    if kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind == "int" and isinstance(value, float)):
+            raise bad(f"expected {'an integer' if kind == 'int' else 'a number'}, got {type(value).__name__}")
+        if key.minimum is not None and value < key.minimum:
+            raise bad(f"must be >= {key.minimum:g}")
+        if key.maximum is not None and value > key.maximum:
+            raise bad(f"must be <= {key.maximum:g}")
+        return float(value) if kind == "float" else int(value)
+    if kind == "list[str]":
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise bad("expected an array of strings")
+        return tuple(value)
+    if kind == "size":
+        try:
+            return parse_size(value)
+        except (TypeError, ValueError) as e:
+            raise bad(str(e)) from e
+    raise ConfigError(f"internal: key {key.section}.{key.name} has unknown kind {kind!r}")
+
+
+def _parse_override(spec: str) -> tuple[str, str, Any]:
+    """`section.key=VALUE` -> (section, key, value); VALUE is read as TOML, else taken as a string."""
+    if "=" not in spec or "." not in spec.split("=", 1)[0]:
+        raise ConfigError(f"override {spec!r}: write it as SECTION.KEY=VALUE, e.g. backend.kind=pickle")
+    lhs, rhs = spec.split("=", 1)
+    section, name = lhs.strip().split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {rhs}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = rhs
+    return section, name, value
+
+
+def parse_config(
+    text: str,
+    *,
+    source: str | Path = "<config>",
+    base_dir: Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+) -> ExperimentConfig:
+    """Validate TOML text into an `ExperimentConfig`.
+
+    `overrides` are `"section.key=VALUE"` strings (or a mapping `"section.key" -> value`) applied on top of the
+    file, validated the same way.
+    """
+    src = str(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{src}: not valid TOML: {e}") from e
+    data = {s: dict(v) if isinstance(v, dict) else v for s, v in data.items()}
+    ov_items: list[tuple[str, str, Any]] = []
+    if isinstance(overrides, Mapping):
+        for lhs, value in overrides.items():
+            section, _, name = lhs.partition(".")
+            ov_items.append((section, name, value))
+    else:
+        ov_items = [_parse_override(o) for o in overrides]
+    for section, name, value in ov_items:
+        table = data.setdefault(section, {})
+        if isinstance(table, dict):
+            table[name] = value
+
+    values: dict[str, dict[str, Any]] = {}
+    for section, table in data.items():
+        if section not in _BY_SECTION:
+            raise ConfigError(
+                f"{src}: unknown section [{section}]; allowed sections: "
+                + ", ".join(f"[{s}]" for s in SECTIONS)
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{src}: `{section}` must be a table written [{section}], got {type(table).__name__}")
+        for name, value in table.items():
+            key = _BY_SECTION[section].get(name)
+            if key is None:
+                raise ConfigError(
+                    f"{src}: unknown key `{name}` in [{section}]; allowed keys: "
+                    + ", ".join(_BY_SECTION[section])
+                )
+            values.setdefault(section, {})[name] = _check_value(key, value, _where(src, section, name))
+
+    def get(section: str, name: str) -> Any:
+        key = _BY_SECTION[section][name]
+        if name in values.get(section, {}):
+            return values[section][name]
+        if key.default is _NOTHING:
+            return None
+        return _check_value(key, key.default, f"default of [{section}] {name}")
+
+    base = Path(base_dir) if base_dir is not None else (Path(src).resolve().parent if src != "<config>" else Path.cwd())
+
+    for b in get("compare", "backends"):
+        if b not in BACKENDS:
+            raise ConfigError(f"{src}: [compare] backends contains {b!r}; allowed: {', '.join(BACKENDS)}")
+    if not get("compare", "backends"):
+        raise ConfigError(f"{src}: [compare] backends is empty; name at least one of {', '.join(BACKENDS)}")
+    if get("env", "repl") == "lake" and get("env", "library_size"):
+        raise ConfigError(
+            f"{src}: [env] library_size = {get('env', 'library_size')} only applies to repl = \"minilean\"; "
+            "remove it or set repl = \"minilean\""
+        )
+    if not get("suite", "paths"):
+        raise ConfigError(f"{src}: [suite] paths is empty; name at least one file or glob, e.g. [\"bundled:*.lean\"]")
+
+    cwd_s = get("env", "cwd")
+    cwd = Path(cwd_s).expanduser() if cwd_s else None
+    if cwd is not None and not cwd.is_absolute():
+        cwd = base / cwd
+    if cwd is not None and not cwd.is_dir():
+        raise ConfigError(f"{src}: [env] cwd = {cwd_s!r}: {cwd} is not a directory; give the repl's working "
+                          "directory (for `lake`, the Lean project), relative to the config file")
+    image_dir_s = get("backend", "image_dir")
+    name = get("run", "name") or (Path(src).stem if src != "<config>" else "run")
+    return ExperimentConfig(
+        env=EnvConfig(
+            repl=get("env", "repl"),
+            command=get("env", "command"),
+            cwd=cwd,
+            imports=get("env", "imports"),
+            library_size=get("env", "library_size"),
+        ),
+        backend=BackendConfig(
+            kind=get("backend", "kind"),
+            workers=get("backend", "workers"),
+            image_dir=Path(image_dir_s).expanduser() if image_dir_s else None,
+            image_budget=get("backend", "image_budget"),
+            freeze=get("backend", "freeze"),
+        ),
+        search=SearchConfig(**{k: get("search", k) for k in _BY_SECTION["search"]}),
+        policy=PolicyConfig(**{k: get("policy", k) for k in _BY_SECTION["policy"]}),
+        suite=SuiteConfig(
+            paths=get("suite", "paths"),
+            names=get("suite", "names"),
+            exclude=get("suite", "exclude"),
+            max_difficulty=get("suite", "max_difficulty"),
+            limit=get("suite", "limit"),
+            base_dir=base,
+        ),
+        run=RunConfig(output=get("run", "output"), name=name, repeats=get("run", "repeats"),
+                      recheck=get("run", "recheck")),
+        compare=CompareConfig(backends=get("compare", "backends")),
+        source=Path(src) if src != "<config>" else None,
+        text=text,
+        overrides=tuple((f"{s}.{n}", v) for s, n, v in ov_items),
+    )
+
+
+def load_config(path: str | Path, *, overrides: Sequence[str] | Mapping[str, Any] = ()) -> ExperimentConfig:
+    """Read and validate a TOML experiment config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {p} does not exist; bundled examples: {_bundled_configs()}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {p}: {e}") from e
+    return parse_config(text, source=p, base_dir=p.resolve().parent, overrides=overrides)
+
+
+def _bundled_configs() -> str:
+    d = Path(__file__).resolve().parent / "configs"
+    return ", ".join(str(p) for p in sorted(d.glob("*.toml"))) or "(none)"
+
+
+def _fmt_default(key: Key) -> str:
+    if key.default is _NOTHING:
+        return "(absent)"
+    if isinstance(key.default, bool):
+        return "`true`" if key.default else "`false`"
+    if isinstance(key.default, (list, tuple)):
+        return "`[" + ", ".join(f'"{x}"' for x in key.default) + "]`"
+    if isinstance(key.default, str):
+        return f'`"{key.default}"`'
+    return f"`{key.default}`"
+
+
+def reference_markdown() -> str:
+    """The config reference as Markdown tables, one per section (generated from `SCHEMA`)."""
+    out: list[str] = []
+    for section in SECTIONS:
+        out.append(f"### [{section}]\n")
+        out.append("| key | type | default | allowed | meaning |")
+        out.append("|---|---|---|---|---|")
+        for k in _BY_SECTION[section].values():
+            doc = k.doc.replace("|", "\\|")
+            allowed = k.allowed().replace("|", "\\|")
+            out.append(f"| `{k.name}` | {k.kind} | {_fmt_default(k)} | {allowed} | {doc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+
+if __name__ == "__main__":
+    print(reference_markdown())

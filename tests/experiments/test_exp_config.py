@@ -1,0 +1,132 @@
+"""Config validation: every bad key, type or value is named with its file and the allowed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.config import SCHEMA, ConfigError, load_config, parse_config, parse_size, reference_markdown
+
+CONFIGS = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "experiments.md"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as ei:
+        load_config(p)
+    msg = str(ei.value)
+    assert str(p) in msg, f"error does not name the file: {msg}"
+    return msg
+
+
+def test_defaults_fill_every_section():
+    c = parse_config("")
+    assert c.env.repl == "minilean"
+    assert c.backend.kind == "criu" and c.backend.workers == 2 and c.backend.image_budget == 4 * 2**30
+    assert c.search.algorithm == "best-first" and c.search.max_expansions == 64
+    assert c.suite.paths == ("bundled:*.lean",) and c.suite.limit is None
+    assert c.run.repeats == 1 and c.run.recheck is True
+    assert c.compare.backends == ("criu", "pickle")
+
+
+@pytest.mark.parametrize("name", ["default.toml", "demo.toml"])
+def test_bundled_configs_load(name):
+    c = load_config(CONFIGS / name)
+    assert c.source == CONFIGS / name and c.text
+
+
+def test_unknown_backend_names_key_and_allowed_values(tmp_path):
+    msg = error_of(tmp_path, '[backend]\nkind = "criuu"\n')
+    assert "[backend] kind" in msg and "'criuu'" in msg
+    for allowed in ("criu", "pickle", "pickle-warm", "native"):
+        assert f'"{allowed}"' in msg
+
+
+def test_unknown_key_lists_allowed_keys(tmp_path):
+    msg = error_of(tmp_path, "[search]\nmax_expansion = 3\n")
+    assert "unknown key `max_expansion` in [search]" in msg and "max_expansions" in msg
+
+
+def test_unknown_section_lists_sections(tmp_path):
+    msg = error_of(tmp_path, "[serch]\nseed = 1\n")
+    assert "[serch]" in msg and "[search]" in msg and "[backend]" in msg
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[search]\nseed = -1\n", "must be >= 0"),
+        ("[search]\nseed = 1.5\n", "expected an integer"),
+        ("[search]\nmax_expansions = \"10\"\n", "expected an integer"),
+        ("[search]\ntime_limit = 0\n", "must be >= 0.001"),
+        ("[backend]\nworkers = 0\n", "must be >= 1"),
+        ("[backend]\nworkers = true\n", "expected an integer"),
+        ("[backend]\nimage_budget = \"4 parsecs\"\n", "not a size"),
+        ("[run]\nrecheck = \"yes\"\n", "expected true or false"),
+        ("[suite]\nnames = \"basic_*\"\n", "expected an array of strings"),
+        ("[policy]\nproposer = \"not a path!\"\n", "dotted path"),
+        ("[compare]\nbackends = [\"criu\", \"frozen\"]\n", "'frozen'"),
+        ("[env]\nrepl = \"lake\"\nlibrary_size = 5\n", "only applies to repl = \"minilean\""),
+        ("backend = 3\n", "must be a table"),
+        ("[run\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_are_named(tmp_path, text, fragment):
+    msg = error_of(tmp_path, text)
+    assert fragment in msg, msg
+
+
+def test_missing_file_names_path_and_examples(tmp_path):
+    with pytest.raises(ConfigError) as ei:
+        load_config(tmp_path / "nope.toml")
+    assert "nope.toml" in str(ei.value) and "default.toml" in str(ei.value)
+
+
+def test_overrides_are_validated_like_the_file(tmp_path):
+    p = write(tmp_path, '[backend]\nkind = "pickle"\n')
+    c = load_config(p, overrides=["backend.kind=native", "search.seed=7", "suite.names=[\"eq_*\"]"])
+    assert c.backend.kind == "native" and c.search.seed == 7 and c.suite.names == ("eq_*",)
+    with pytest.raises(ConfigError, match=r"\[search\] seed"):
+        load_config(p, overrides=["search.seed=-3"])
+    with pytest.raises(ConfigError, match="SECTION.KEY=VALUE"):
+        load_config(p, overrides=["seed=3"])
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    (tmp_path / "proj").mkdir()
+    p = write(tmp_path, '[env]\ncwd = "proj"\n[suite]\npaths = ["mine.lean"]\n')
+    c = load_config(p)
+    assert c.env.cwd == tmp_path / "proj"
+    assert c.suite.base_dir == tmp_path
+
+
+def test_sizes():
+    assert parse_size("4GiB") == 4 * 2**30
+    assert parse_size("512MB") == 512 * 10**6
+    assert parse_size(1024) == 1024
+    with pytest.raises(ValueError):
+        parse_size(-1)
+
+
+def test_with_backend_keeps_everything_else():
+    c = parse_config("[search]\nseed = 5\nmax_expansions = 9\n")
+    d = c.with_backend("pickle")
+    assert d.backend.kind == "pickle" and d.search == c.search and d.suite == c.suite
+    with pytest.raises(ConfigError):
+        c.with_backend("rsync")
+
+
+def test_reference_doc_lists_every_key():
+    ref = reference_markdown()
+    doc = DOC.read_text()
+    for key in SCHEMA:
+        assert f"`{key.name}`" in ref
+    assert ref in doc, "docs/experiments.md is out of date: paste `python -m experiments.config` output into it"

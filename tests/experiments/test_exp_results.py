@@ -1,0 +1,77 @@
+"""Results rows: the schema round-trips and a bad row is rejected with its file, line and field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from experiments.results import TIME_KEYS, ResultRow, ResultsError, ResultsWriter, read_results
+
+
+def row(**kw) -> ResultRow:
+    base = dict(
+        run="r", theorem="t", file="f.lean", difficulty=1, backend="criu", repeat=0, seed=0, status="proved",
+        proved=True, proof=["intro h", "exact h"], proof_text="theorem t ...", recheck="passed",
+        recheck_message="ok", expansions=2, nodes=3, wall_s=0.5, time_to_proof_s=0.4,
+        time={k: 0.1 for k in TIME_KEYS}, peak_memory_bytes=10, image_bytes=20, expansion_latencies_s=[0.1, 0.2],
+        errors=[], tree="trees/t.json",
+    )
+    base.update(kw)
+    return ResultRow(**base)
+
+
+def test_round_trip(tmp_path):
+    p = tmp_path / "results.jsonl"
+    with ResultsWriter(p) as w:
+        w.write(row())
+        w.write(row(theorem="u", status="wall", proved=False, proof=None, recheck="none", time_to_proof_s=None))
+    rows = read_results(p)
+    assert [r.theorem for r in rows] == ["t", "u"]
+    assert rows[0] == row()
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"status": "done"}, "status"),
+        ({"proved": False}, "proved"),
+        ({"proof": None}, "proof"),
+        ({"recheck": "ok"}, "recheck"),
+        ({"time": {"thaw": 1.0}}, "time"),
+        ({"expansions": -1}, "expansions"),
+        ({"wall_s": "fast"}, "wall_s"),
+    ],
+)
+def test_bad_rows_are_rejected_on_read(tmp_path, change, field):
+    data = json.loads(row().to_json())
+    data.update(change)
+    p = tmp_path / "results.jsonl"
+    p.write_text(json.dumps(row().__dict__) + "\n" + json.dumps(data) + "\n")
+    with pytest.raises(ResultsError) as ei:
+        read_results(p)
+    assert f"{p}:2" in str(ei.value) and repr(field) in str(ei.value)
+
+
+def test_writer_refuses_a_bad_row_and_keeps_the_file(tmp_path):
+    p = tmp_path / "results.jsonl"
+    with ResultsWriter(p) as w:
+        w.write(row())
+        with pytest.raises(ResultsError):
+            w.write(row(status="nope"))
+    assert len(read_results(p)) == 1
+
+
+def test_missing_and_unknown_fields(tmp_path):
+    data = json.loads(row().to_json())
+    del data["nodes"]
+    with pytest.raises(ResultsError, match="missing fields"):
+        ResultRow.from_dict(data)
+    data = json.loads(row().to_json())
+    data["colour"] = "blue"
+    with pytest.raises(ResultsError, match="unknown fields"):
+        ResultRow.from_dict(data)
+    p = tmp_path / "x.jsonl"
+    p.write_text("{not json\n")
+    with pytest.raises(ResultsError, match=r"x.jsonl:1: not JSON"):
+        read_results(p)
