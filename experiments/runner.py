@@ -124,10 +124,10 @@ def write_summary(out: Path, config: ExperimentConfig, rows: Sequence[ResultRow]
         lines += [extra, ""]
     lines += ["| theorem | repeat | status | re-check | expansions | wall | proof |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        proof = "; ".join(r.proof) if r.proof else ""
+        proof = "; ".join(r.proof).replace("|", "\\|") if r.proof else ""
+        cell = f"`{proof}`" if proof else ""
         lines.append(f"| {r.theorem} | {r.repeat} | {r.status} | {r.recheck} | {r.expansions} | "
-                     f"{r.wall_s:.2f} s | `{proof.replace('|', '\\|')}` |" if proof else
-                     f"| {r.theorem} | {r.repeat} | {r.status} | {r.recheck} | {r.expansions} | {r.wall_s:.2f} s | |")
+                     f"{r.wall_s:.2f} s | {cell} |")
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
