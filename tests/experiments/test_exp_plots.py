@@ -54,3 +54,14 @@ def test_table_and_plots_name_every_backend(tmp_path):
     for p in plots.values():
         data = p.read_bytes()
         assert data.startswith(PNG) and len(data) > 5000
+        assert png_backends(p) == ["criu", "pickle"]
+
+
+def png_backends(path) -> list[str]:
+    """The backends a plot names in its PNG Description chunk."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        desc = im.info["Description"]
+    assert desc.startswith("backends: ")
+    return desc[len("backends: "):].split(", ")

@@ -1,0 +1,141 @@
+"""End to end: a small real run per backend writes well-formed rows with re-checked proofs; compare writes the
+table and plots with every backend; Ctrl-C keeps partial results and leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.compare import compare_backends
+from experiments.results import TIME_KEYS, read_results
+from experiments.runner import run_experiment
+
+from .conftest import SMALL, make_config
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def check_run_dir(out: Path, backend: str, names=SMALL) -> list:
+    rows = read_results(out / "results.jsonl")  # validates every row against the schema
+    assert [r.theorem for r in rows] == list(names)
+    for r in rows:
+        assert r.backend == backend
+        assert r.proved and r.status == "proved", (r.theorem, r.status, r.errors)
+        assert r.proof and r.recheck == "passed", (r.theorem, r.recheck, r.recheck_message)
+        assert r.proof_text and "sorry" not in r.proof_text
+        assert r.expansions >= 1 and r.nodes >= 2
+        assert len(r.expansion_latencies_s) >= 1
+        assert set(r.time) == set(TIME_KEYS)
+        assert r.time["tactic"] > 0
+        assert 0 < r.time_to_proof_s <= r.wall_s
+        assert r.peak_memory_bytes > 0
+        tree = json.loads((out / r.tree).read_text())
+        assert tree
+    assert (out / "config.toml").read_text().startswith("\n[backend]")
+    summary = (out / "summary.md").read_text()
+    assert f"| {backend} | {len(names)}/{len(names)} |" in summary
+    return rows
+
+
+def test_run_criu(tmp_path, criu):
+    out = run_experiment(make_config(tmp_path, backend="criu")).output_dir
+    rows = check_run_dir(out, "criu")
+    assert all(r.time["freeze"] > 0 and r.time["thaw"] > 0 and r.image_bytes > 0 for r in rows)
+
+
+@pytest.mark.parametrize("backend", ["pickle", "pickle-warm", "native"])
+def test_run_other_backends(tmp_path, backend):
+    out = run_experiment(make_config(tmp_path, backend=backend)).output_dir
+    rows = check_run_dir(out, backend)
+    if backend.startswith("pickle"):
+        assert all(r.time["pickle"] > 0 for r in rows)
+
+
+def test_repeats_and_unproved_rows(tmp_path):
+    """An expansion budget of 1 cannot prove a deep theorem: the row says why, and has no proof."""
+    cfg = make_config(tmp_path, backend="native", names=("basic_id", "deep_or_comm_four"),
+                      extra="[compare]\nbackends = [\"native\"]\n")
+    from dataclasses import replace
+
+    cfg = replace(cfg, search=replace(cfg.search, max_expansions=1), run=replace(cfg.run, repeats=2))
+    run = run_experiment(cfg)
+    rows = read_results(run.output_dir / "results.jsonl")
+    assert [(r.theorem, r.repeat) for r in rows] == [("basic_id", 0), ("deep_or_comm_four", 0),
+                                                     ("basic_id", 1), ("deep_or_comm_four", 1)]
+    deep = [r for r in rows if r.theorem == "deep_or_comm_four"]
+    assert all(not r.proved and r.proof is None and r.recheck == "none" for r in deep)
+    assert all(r.status in ("expansions", "exhausted") for r in deep)
+    assert {r.seed for r in rows} == {0, 1}
+    assert (run.output_dir / "trees" / "basic_id.r1.json").exists()
+
+
+def test_compare_writes_table_and_plots_with_every_backend(tmp_path, criu):
+    from PIL import Image
+
+    cfg = make_config(tmp_path, backend="criu", names=("basic_id", "comm_and"))
+    backends = ["criu", "pickle", "native"]
+    outcome = compare_backends(cfg, backends=backends, output_dir=tmp_path / "cmp")
+    report = outcome.report_path.read_text()
+    for b in backends:
+        assert f"| {b} | 2/2 | 2/2 |" in report
+        check_run_dir(tmp_path / "cmp" / b, b, names=("basic_id", "comm_and"))
+    assert [s.backend for s in outcome.summaries] == backends
+    assert len(read_results(tmp_path / "cmp" / "results.jsonl")) == 6
+    for name in ("proved_vs_time", "expansion_latency", "time_split"):
+        p = tmp_path / "cmp" / f"{name}.png"
+        assert p.read_bytes().startswith(PNG)
+        assert f"({name}.png)" in report
+        with Image.open(p) as im:
+            assert im.info["Description"] == "backends: " + ", ".join(backends)
+
+
+def test_ctrl_c_keeps_partial_results_and_leaves_nothing(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C does, in the middle of a run."""
+    cfg = tmp_path / "long.toml"
+    out = tmp_path / "out"
+    cfg.write_text(f"""
+[backend]
+kind = "pickle"
+[search]
+max_expansions = 200
+time_limit = 120.0
+[suite]
+paths = ["bundled:*.lean"]
+[run]
+output = "{out}"
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "run", str(cfg), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        results = out / "results.jsonl"
+        while time.monotonic() < deadline:
+            if results.exists() and results.read_text().count("\n") >= 2:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"cryo run ended early: {proc.communicate()}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("no results row within 120 s")
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, (stdout, stderr)
+    rows = read_results(out / "results.jsonl")
+    assert 2 <= len(rows) < 147
+    summary = (out / "summary.md").read_text()
+    assert "**Interrupted**" in summary
+    assert "partial results" in stdout
+    # The repl processes the run started were in its session; none may survive it.
+    left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert left == [], f"processes left in the run's session: {left}"
