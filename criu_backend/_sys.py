@@ -73,6 +73,18 @@ def session_id(pid: int) -> int | None:
     return int(fields[3])
 
 
+def ns_pid(pid: int) -> int | None:
+    """``pid``'s pid inside its own (innermost) pid namespace (last NSpid field), None if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (its main thread's children list)."""
     try:

@@ -219,6 +219,7 @@ class FreezeJob:
         if _sys.start_time(pid) is None:
             raise TargetGone(f"process {pid} does not exist; nothing to freeze", pid=pid)
         self.stdio = _stdio_links(pid)
+        self.pidns_init = _sys.ns_pid(pid) == 1
         self.shell_job = any(_is_tty(link) for link in self.stdio.values())
         if self.store is not None:
             self.store.make_room(_dump_estimate(pid), strict=False)
@@ -319,6 +320,7 @@ class FreezeJob:
             "pid": self.pid,
             "stdio": self.stdio,
             "shell_job": self.shell_job,
+            "pidns_init": self.pidns_init,
             "freeze_seconds": round(seconds, 6),
             "manifest": build_manifest(self.dir),
         }

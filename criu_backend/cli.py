@@ -1,0 +1,139 @@
+"""`cryo freeze|thaw|beam|doctor` (and `cryo bench snapshot` via :func:`register_bench`).
+
+``register(subparsers)`` adds the verbs to the `cryo` parser; ``python -m criu_backend.cli ...`` runs them alone.
+Each handler returns the exit status; errors from the CriuError family are printed with their fix, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from criu_backend.errors import CriuError
+
+__all__ = ["register", "register_bench", "main"]
+
+
+def _fail(verb: str, e: Exception) -> int:
+    print(f"cryo {verb}: {e}", file=sys.stderr)
+    return 1
+
+
+def _print_image(image, verb: str) -> None:
+    m = image.meta
+    print(f"{verb}: pid {m['pid']} ({' '.join(m['command'])[:100]}) -> {image.path}: "
+          f"{image.nbytes / 1e6:.1f} MB in {m['freeze_seconds']:.3f} s (criu {m['criu_version']})", file=sys.stderr)
+
+
+def _freeze(args: argparse.Namespace, verb: str):
+    from criu_backend.core import freeze_pid
+
+    image = freeze_pid(args.pid, args.dir, leave_running=not args.kill)
+    _print_image(image, verb)
+    return image
+
+
+def _run_copy(image, args: argparse.Namespace) -> int:
+    from criu_backend.shell import thaw_attached
+
+    copy = thaw_attached(image, detach=args.detach)
+    print(f"thawed {image.path} in {copy.seconds:.3f} s; the copy runs in its own pid namespace under pid "
+          f"{copy.init_pid} (kill {copy.init_pid} to stop it)", file=sys.stderr)
+    if args.detach:
+        return 0
+    try:
+        return copy.wait()
+    except KeyboardInterrupt:
+        copy.holder.send_signal(signal.SIGKILL)
+        os.kill(copy.init_pid, signal.SIGKILL)
+        copy.holder.wait()
+        return 130
+
+
+def _cmd_freeze(args: argparse.Namespace) -> int:
+    try:
+        image = _freeze(args, "froze")
+    except CriuError as e:
+        return _fail("freeze", e)
+    print(f"thaw it with: cryo thaw --dir {image.path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_thaw(args: argparse.Namespace) -> int:
+    from criu_backend.store import Image
+
+    try:
+        return _run_copy(Image.open(args.dir), args)
+    except CriuError as e:
+        return _fail("thaw", e)
+
+
+def _cmd_beam(args: argparse.Namespace) -> int:
+    try:
+        return _run_copy(_freeze(args, "froze"), args)
+    except CriuError as e:
+        return _fail("beam", e)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from criu_backend.doctor import broken, format_checks, run_checks
+
+    checks = run_checks()
+    print(format_checks(checks))
+    return 1 if broken(checks) else 0
+
+
+def _add_thaw_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach", action="store_true",
+                   help="return once the copy runs (default: wait for it and exit with its code)")
+
+
+def register(subparsers) -> None:
+    """Add `freeze`, `thaw`, `beam`, `doctor` to an argparse subparsers object."""
+    p = subparsers.add_parser("freeze", help="checkpoint a running process tree (by pid) into a directory")
+    p.add_argument("--pid", type=int, required=True, help="root of the process tree to freeze")
+    p.add_argument("--dir", required=True, help="new or empty image directory")
+    p.add_argument("--kill", action="store_true", help="kill the process once the image is written")
+    p.set_defaults(func=_cmd_freeze)
+
+    p = subparsers.add_parser("thaw", help="restore an image as an independent running copy on this terminal")
+    p.add_argument("--dir", required=True, help="image directory written by `cryo freeze`")
+    _add_thaw_opts(p)
+    p.set_defaults(func=_cmd_thaw)
+
+    p = subparsers.add_parser("beam", help="freeze a process by pid and thaw a copy of it at once")
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--dir", required=True, help="new or empty image directory (kept afterwards)")
+    p.add_argument("--kill", action="store_true", help="kill the original once the image is written")
+    _add_thaw_opts(p)
+    p.set_defaults(func=_cmd_beam)
+
+    p = subparsers.add_parser("doctor", help="check kernel, privileges, criu and image space; print fixes")
+    p.set_defaults(func=_cmd_doctor)
+
+
+def register_bench(bench_subparsers) -> None:
+    """Add `snapshot` to the shared `cryo bench` sub-parser group."""
+    from criu_backend import bench
+
+    bench.register(bench_subparsers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m criu_backend.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    register(sub)
+    bench_parser = sub.add_parser("bench", help="benchmarks")
+    register_bench(bench_parser.add_subparsers(dest="bench_verb", metavar="BENCH"))
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
