@@ -269,6 +269,26 @@ def _make_backend(config: ExperimentConfig, argv: Sequence[str]) -> Any:
     return make_backend(b.kind, **settings)
 
 
+def preflight(config: ExperimentConfig) -> None:
+    """Fail before writing anything when the policies cannot be loaded or the backend cannot work here."""
+    from policies.errors import PolicyError
+
+    try:
+        _load_policies(config)
+    except PolicyError as e:
+        key = "[policy] selector" if config.policy.selector else "[search] algorithm"
+        raise RunError(f"{config.source or 'config'}: cannot load the policies ({key} / [policy] proposer): "
+                       f"{e}") from e
+    if config.backend.kind == "criu":
+        from criu_backend.install import CriuInstallError, find_criu
+
+        try:
+            find_criu(require=True)
+        except CriuInstallError as e:
+            raise RunError(f"[backend] kind = \"criu\" needs CRIU: {e}; run `make criu` (or `cryo doctor`), "
+                           "or choose another backend") from e
+
+
 def _search_failures() -> tuple[type[BaseException], ...]:
     """The exception families of the packages a search runs through, plus OS errors: a failure of one
     theorem's search becomes that row's error, and the run goes on."""
@@ -489,6 +509,7 @@ def run_experiment(
     if not theorems:
         raise RunError(f"the suite of {config.source or 'the config'} selects no theorem "
                        f"(paths {list(config.suite.paths)}, names {list(config.suite.names)}); loosen [suite]")
+    preflight(config)
     started = datetime.now(timezone.utc)
     out = prepare_output(config, output_dir, started=started)
     progress = progress or Progress()
