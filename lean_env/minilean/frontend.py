@@ -1,0 +1,354 @@
+"""Command processing (headers, declarations, #check) and proof states, as the repl sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .elab import Elaborator, ElabState, Msg, SorryRec
+from .errors import AbortTactic, ElabError, ParseError
+from .expr import (Const, Expr, FVar, Lam, MVar, Pi, Sorry, abstract, fresh_id, fvars_of, has_mvar, has_sorry,
+                   mvars_of)
+from .kernel import ConstInfo, Env, KernelError, LocalContext, LocalDecl, MetaCtx, Reducer
+from .pretty import pp_goal, Printer
+from .syntax import COMMAND_KEYWORDS, Parser, Source, Syn, parse_tactic_text
+from .tactics import TacticRunner
+
+
+@dataclass
+class ProofState:
+    env: Env
+    mctx: MetaCtx
+    goals: list[int]
+    roots: list[int]
+    aux_fids: frozenset = frozenset()
+
+    def goal_texts(self) -> list[str]:
+        return [pp_goal(self.mctx.decls[g].lctx, self.mctx.decls[g].type, self.mctx, self.mctx.decls[g].tag,
+                        mathlib=self.env.mathlib, env=self.env) for g in self.goals]
+
+
+@dataclass
+class CommandResult:
+    env: Env
+    messages: list[dict] = field(default_factory=list)
+    sorries: list[tuple[str, tuple | None, ProofState]] = field(default_factory=list)  # goal, (pos, endPos), state
+
+
+def _pos(src: Source | None, off: int | None) -> dict:
+    if src is None or off is None:
+        return {"line": 0, "column": 0}
+    line, col = src.pos(off)
+    return {"line": line, "column": col}
+
+
+def message_json(src: Source | None, m: Msg, default: tuple[int, int] | None = None) -> dict:
+    start, end = m.start, m.end
+    if start is None and default is not None:
+        start, end = default
+    return {"severity": m.severity, "pos": _pos(src, start), "endPos": _pos(src, end if end is not None else start),
+            "data": m.text.strip()}
+
+
+def sorry_state(env: Env, mctx: MetaCtx, rec: SorryRec, aux: frozenset) -> tuple[str, ProofState]:
+    """A fresh proof state whose single goal is the sorry's goal."""
+    m2 = mctx.copy()
+    lctx = LocalContext(tuple(LocalDecl(d.fid, d.name, m2.instantiate(d.type), d.value, d.inaccessible, d.aux)
+                              for d in rec.lctx.decls))
+    ty = m2.instantiate(rec.type)
+    g = m2.new_mvar(lctx, ty, tag=rec.tag, synthetic=True)
+    text = pp_goal(lctx, ty, m2, rec.tag, mathlib=env.mathlib, env=env)
+    return text, ProofState(env, m2, [g.id], [g.id], aux)
+
+
+def proof_status(ps: ProofState) -> str:
+    if ps.goals:
+        return "Incomplete: open goals remain"
+    if len(ps.roots) != 1:
+        return "Not verified: more than one initial goal"
+    root = ps.roots[0]
+    if root not in ps.mctx.assign:
+        return "Error: Goal not assigned"
+    v = ps.mctx.instantiate(MVar(root))
+    if has_mvar(v):
+        return "Incomplete: contains metavariable(s)"
+    decl = ps.mctx.decls[root]
+    bad = fvars_of(v) & set(ps.aux_fids)
+    if bad:
+        return ("Error: kernel type check failed: (kernel) declaration has free variables '[anonymous]', "
+                f"expression: \n  _fvar.{min(bad)}")
+    lctx = LocalContext(tuple(d for d in decl.lctx.decls if not d.aux))
+    red = Reducer(ps.env, MetaCtx())
+    try:
+        ty = red.infer(v, lctx, check=True)
+        if not red.is_def_eq(ty, ps.mctx.instantiate(decl.type)):
+            return "Error: kernel type check failed: (kernel) declaration type mismatch"
+    except KernelError as e:
+        return f"Error: kernel type check failed: {e.message}"
+    except RecursionError:
+        return "Error: kernel type check failed: (kernel) deep recursion detected"
+    if has_sorry(v):
+        return "Incomplete: contains sorry"
+    return "Completed"
+
+
+class StepFailed(Exception):
+    """A tactic step the repl answers with {"message": "Lean error:\\n..."}."""
+
+
+def run_tactic(ps: ProofState, text: str) -> tuple[ProofState, list[dict], list[tuple[str, ProofState]]]:
+    try:
+        seq = parse_tactic_text(text)
+    except ParseError as e:
+        line, col = Source(text).pos(e.offset)
+        raise StepFailed(f"Lean error:\n<input>:{line}:{col + 1 if e.message == 'unknown tactic' else col}: "
+                         f"{e.message}") from e
+    mctx = ps.mctx.copy()
+    el = Elaborator(ps.env, mctx)
+    runner = TacticRunner(el, ps.goals)
+    try:
+        runner.run_seq(seq)
+    except ElabError as e:
+        raise StepFailed("Lean error:\n" + e.message) from e
+    except AbortTactic as e:
+        last = el.st.messages[-1].text if el.st.messages else "tactic failed"
+        raise StepFailed("Lean error:\n" + last) from e
+    except RecursionError as e:
+        raise StepFailed("Lean error:\nmaximum recursion depth has been reached") from e
+    runner.prune()
+    new = ProofState(ps.env, mctx, runner.goals, ps.roots, ps.aux_fids)
+    msgs = [message_json(None, m) for m in el.st.messages]
+    sorries = [sorry_state(ps.env, mctx, rec, ps.aux_fids) for rec in el.st.sorries]
+    return new, msgs, sorries
+
+
+class CommandRunner:
+    """Processes one `cmd` text on top of an environment (or a fresh one after its header)."""
+
+    def __init__(self, text: str, env: Env | None, load_imports, *, file_name: str = "<input>") -> None:
+        self.text = text
+        self.src = Source(text)
+        self.env0 = env
+        self.load_imports = load_imports
+        self.messages: list[dict] = []
+        self.sorries: list[tuple[str, tuple, ProofState]] = []
+
+    def msg(self, severity: str, text: str, start: int | None, end: int | None) -> None:
+        self.messages.append(message_json(self.src, Msg(severity, start, end, text)))
+
+    def run(self) -> CommandResult:
+        p = Parser(self.text)
+        env = self.env0
+        if env is None:
+            mods = []
+            while p.is_kw("import"):
+                t = p.advance()
+                m = p.tok
+                if m.kind != "ident":
+                    self.msg("error", "unexpected token; expected identifier", m.start, m.end)
+                    break
+                p.advance()
+                mods.append((m.text, t.start, m.end))
+            try:
+                env = self.load_imports([m for m, _, _ in mods])
+            except ElabError as e:
+                bad = next((x for x in mods if x[0] == getattr(e, "module", None)), mods[0] if mods else None)
+                self.msg("error", e.message, 0 if bad is None else bad[1], 0 if bad is None else bad[2])
+                env = self.load_imports([])
+        self.header_env = env
+        while p.tok.kind != "eof":
+            start_tok = p.tok
+            try:
+                env = self.command(p, env)
+            except ParseError as e:
+                self.msg("error", e.message, e.offset, e.offset)
+                self.skip_to_command(p, start_tok)
+            except ElabError as e:
+                self.msg("error", e.message, e.start, e.end)
+                self.skip_to_command(p, start_tok)
+        return CommandResult(env, self.messages, self.sorries)
+
+    def skip_to_command(self, p: Parser, start_tok) -> None:
+        if p.tok is start_tok:
+            p.advance()
+        while p.tok.kind != "eof" and not (p.tok.kind == "ident" and p.tok.text in COMMAND_KEYWORDS
+                                           and p.tok.first_on_line):
+            p.advance()
+
+    def command(self, p: Parser, env: Env) -> Env:
+        t = p.tok
+        if t.kind == "sym" and t.text == "#":
+            p.advance()
+            k = p.tok
+            if k.kind != "ident" or k.start != t.end:
+                raise ParseError("unexpected token '#'; expected command", t.start)
+            p.advance()
+            kw = "#" + k.text
+            if kw == "#check":
+                return self.check_cmd(p, env, t.start, k.end)
+            raise ElabError(f"MiniLean: command `{kw}` is outside the supported fragment", t.start, k.end)
+        if t.kind != "ident":
+            raise ParseError(f"unexpected token '{t.text}'; expected command", t.start)
+        kw = t.text
+        if kw in ("theorem", "lemma", "example", "def", "abbrev"):
+            return self.declaration(p, env)
+        if kw == "import":
+            raise ParseError("invalid 'import' command, it must be used in the beginning of the file", t.start)
+        if kw in ("open", "namespace", "section", "end", "universe", "variable", "set_option"):
+            p.advance()
+            if kw == "set_option":
+                p.advance()
+                p.advance()
+                if p.is_kw("in"):
+                    p.advance()
+                return env
+            if kw == "variable":
+                raise ElabError("MiniLean: `variable` is outside the supported fragment", t.start, t.end)
+            while p.tok.kind == "ident" and not p.tok.first_on_line and p.tok.text not in COMMAND_KEYWORDS:
+                p.advance()
+            return env
+        raise ParseError(f"unexpected identifier; expected command", t.start)
+
+    def check_cmd(self, p: Parser, env: Env, start: int, end: int) -> Env:
+        s = p.term()
+        el = Elaborator(env, MetaCtx())
+        lctx = LocalContext()
+        if s.kind == "ident" and s.args[0] in env:
+            c = env.get(s.args[0])
+            self.msg("info", signature(env, s.args[0], c.type), start, end)
+            return env
+        e = el.elab(s, None, lctx)
+        el.default_numerals()
+        ty = el.infer(e, lctx)
+        self.msg("info", f"{el.pp(e, lctx)} : {el.pp(ty, lctx)}", start, end)
+        return env
+
+    def declaration(self, p: Parser, env: Env) -> Env:
+        kw = p.advance()
+        kind = kw.text
+        name = None
+        if kind != "example":
+            nt = p.advance()
+            if nt.kind != "ident":
+                raise ParseError("expected identifier", nt.start)
+            name = nt
+        ref = (name.start, name.end) if name else (kw.start, kw.end)
+        binders = p.binders(allow_bare_typed=False)
+        ty_s = None
+        if p.is_sym(":"):
+            p.advance()
+            ty_s = p.term()
+        if not p.is_sym(":="):
+            p.error_expected("':='")
+        p.advance()
+        body_s = p.term()
+        n_before = len(self.messages)
+        mctx = MetaCtx()
+        el = Elaborator(env, mctx)
+        lctx = LocalContext()
+        errors: list[Msg] = []
+        value: Expr | None = None
+        ty: Expr | None = None
+        aux = frozenset()
+        try:
+            lctx, bs = el.elab_binders(binders, lctx)
+            if ty_s is not None:
+                ty = el.elab_type(ty_s, lctx)
+                el.default_numerals()
+                el.check_holes()
+                ty = mctx.instantiate(ty)
+            if name is not None and ty is not None:
+                fid = fresh_id()
+                full = ty
+                for fid_b, nm, bty, imp in reversed(bs):
+                    full = Pi(nm, bty, abstract(full, fid_b), imp)
+                lctx = lctx.add(LocalDecl(fid, name.text, full, aux=True))
+                aux = frozenset([fid])
+            value = self.elab_body(el, body_s, ty, lctx)
+            if ty is None:
+                ty = mctx.instantiate(el.infer(value, lctx))
+        except ElabError as e:
+            el.log(e)
+        except AbortTactic:
+            pass
+        except RecursionError:
+            el.log(ElabError("maximum recursion depth has been reached", body_s.start, body_s.end))
+        for m in el.st.messages:
+            self.messages.append(message_json(self.src, m, ref))
+        has_err = any(m.severity == "error" for m in el.st.messages)
+        if value is not None:
+            value = mctx.instantiate(value)
+            if not has_err and has_mvar(value):
+                self.msg("error", f"(kernel) declaration has metavariables '{name.text if name else '_example'}'",
+                         *ref)
+                has_err = True
+            if aux and fvars_of(value) & aux:
+                nm = name.text
+                self.msg("error", f"fail to show termination for\n  {nm}\nwith errors\nfailed to infer structural "
+                                  f"recursion:\nno parameters suitable for structural recursion\n\nwell-founded "
+                                  f"recursion cannot be used, `{nm}` does not take any (non-fixed) arguments", *ref)
+                has_err = True
+        # sorries: in elaboration order, each with a proof state over the environment before this command
+        for rec in el.st.sorries:
+            text, st = sorry_state(self.header_env if self.env0 is None else self.env0, mctx, rec, aux)
+            self.sorries.append((text, (rec.start, rec.end), st))
+        if not has_err and value is not None and has_sorry(value):
+            self.msg("warning", "declaration uses `sorry`", *ref)
+        if name is None or ty is None:
+            return env
+        full_ty = ty
+        full_val = value if value is not None and not has_err else Sorry(ty, True, 0)
+        for d in reversed([d for d in lctx.decls if not d.aux]):
+            full_ty = Pi(d.name, d.type, abstract(full_ty, d.fid))
+            full_val = Lam(d.name, d.type, abstract(full_val, d.fid))
+        if has_mvar(full_ty) or has_mvar(full_val):
+            full_val = Sorry(full_ty, True, 0)
+            if has_mvar(full_ty):
+                return env
+        return env.add(ConstInfo(name.text, full_ty, full_val, "def" if kind in ("def", "abbrev") else "theorem",
+                                 has_err or has_sorry(full_val)))
+
+    def elab_body(self, el: Elaborator, body_s: Syn, ty: Expr | None, lctx: LocalContext) -> Expr:
+        if body_s.kind == "by":
+            if ty is None:
+                raise ElabError("invalid 'by' tactic, expected type has not been provided", body_s.start, body_s.end)
+            g = el.mctx.new_mvar(lctx, ty, synthetic=True)
+            runner = TacticRunner(el, [g.id])
+            try:
+                runner.run_block(body_s.args[0], body_s)
+            except ElabError as e:
+                el.log(e)
+                return Sorry(ty, True, fresh_id())
+            except AbortTactic:
+                return Sorry(ty, True, fresh_id())
+            return MVar(g.id)
+        try:
+            v = el.elab(body_s, ty, lctx)
+            el.default_numerals()
+            el.check_holes()
+            runner = TacticRunner(el, [])
+            runner.run_pending()
+        except ElabError as e:
+            if ty is None:
+                raise
+            el.log(e)
+            return Sorry(ty, True, fresh_id())
+        return v
+
+
+def signature(env: Env, name: str, ty: Expr) -> str:
+    """`name (x : A) (h : p) : T` the way `#check` prints a constant."""
+    pr = Printer(None, None, mathlib=env.mathlib, env=env)
+    groups: list[tuple[list[str], str, bool]] = []
+    bound: list[str] = []
+    cur = ty
+    while type(cur) is Pi and not cur.name.endswith("✝"):
+        tys = pr.fmt(cur.ty, 0, bound)
+        if groups and groups[-1][1] == tys and groups[-1][2] == cur.implicit:
+            groups[-1][0].append(cur.name)
+        else:
+            groups.append(([cur.name], tys, cur.implicit))
+        bound.append(cur.name)
+        cur = cur.body
+    parts = [("{" if imp else "(") + " ".join(ns) + " : " + t + ("}" if imp else ")") for ns, t, imp in groups]
+    head = " ".join([name] + parts)
+    return f"{head} : {pr.fmt(cur, 0, bound)}"

@@ -1,0 +1,1159 @@
+"""The tactic engine: goals are metavariables; each tactic assigns the main goal a term over new goals."""
+
+from __future__ import annotations
+
+from .decide import Undecidable, evaluate
+from .elab import Elaborator, SorryRec
+from .errors import AbortTactic, ElabError
+from .expr import (App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
+                   abstract, app_of, fresh_id, get_app_fn_args, has_loose_bvar, instantiate, mk_app, mvars_of)
+from .kernel import LocalContext, LocalDecl
+from .syntax import Syn
+
+MAX_REPEAT = 64
+
+
+class TacticRunner:
+    """Runs tactic syntax against a goal list, on one elaborator (environment + metavariable context)."""
+
+    def __init__(self, el: Elaborator, goals: list[int], *, tactic_mode_positions: bool = False) -> None:
+        self.el = el
+        self.goals = list(goals)
+        self.recover = True
+
+    # -- state save/restore for backtracking combinators
+    def save(self):
+        st = self.el.st
+        return (list(self.goals), dict(self.el.mctx.decls), dict(self.el.mctx.assign), len(st.messages),
+                len(st.sorries))
+
+    def restore(self, s) -> None:
+        goals, decls, assign, nmsg, nsorry = s
+        self.goals = list(goals)
+        self.el.mctx.decls.clear()
+        self.el.mctx.decls.update(decls)
+        self.el.mctx.assign.clear()
+        self.el.mctx.assign.update(assign)
+        del self.el.st.messages[nmsg:]
+        del self.el.st.sorries[nsorry:]
+
+    # -- helpers
+    def main(self, s: Syn) -> int:
+        self.prune()
+        if not self.goals:
+            raise ElabError("No goals to be solved", s.start, s.end)
+        return self.goals[0]
+
+    def prune(self) -> None:
+        self.goals = [g for g in self.goals if g not in self.el.mctx.assign]
+
+    def decl(self, g: int):
+        return self.el.mctx.decls[g]
+
+    def new_goal(self, lctx: LocalContext, ty: Expr, tag: str = "") -> MVar:
+        return self.el.mctx.new_mvar(lctx, ty, tag=tag, synthetic=True)
+
+    def assign(self, g: int, v: Expr) -> None:
+        self.el.mctx.assign[g] = v
+
+    def replace_main(self, new: list[int]) -> None:
+        self.goals = new + self.goals[1:]
+
+    def fail(self, tactic: str, msg: str, g: int, s: Syn) -> ElabError:
+        head = f"Tactic `{tactic}` failed" + (f": {msg}" if msg else "")
+        return ElabError(f"{head}\n\n{self.el.pp_goal(g)}", s.start, s.end)
+
+    def whnf(self, e: Expr) -> Expr:
+        return self.el.whnf(e)
+
+    def instantiated(self, e: Expr) -> Expr:
+        return self.el.mctx.instantiate(e)
+
+    # -- running
+    def run_seq(self, seq: Syn) -> None:
+        for t in seq.args[0]:
+            self.run(t)
+
+    def run(self, s: Syn) -> None:
+        k = s.kind
+        meth = getattr(self, "t_" + k.replace("'", "_"), None)
+        if meth is None:
+            raise ElabError(f"MiniLean: tactic `{k}` is outside the supported fragment", s.start, s.end)
+        meth(s)
+
+    def elab_term(self, s: Syn, expected: Expr | None, lctx: LocalContext, *, allow_new_goals: bool) -> Expr:
+        """Elaborate a term inside a tactic; with recovery, errors are logged and the term becomes `sorry`."""
+        el = self.el
+        try:
+            e = el.elab(s, expected, lctx)
+            el.default_numerals()
+            el.check_holes()
+            self.run_pending()
+        except ElabError as err:
+            if not self.recover or expected is None:
+                raise
+            el.log(err)
+            el.st.holes = []
+            el.st.numerals = []
+            return Sorry(expected, True, fresh_id())
+        return e
+
+    def run_pending(self) -> None:
+        el = self.el
+        while el.st.pending:
+            p = el.st.pending.pop(0)
+            sub = TacticRunner(el, [p.mvar.id])
+            sub.recover = self.recover
+            sub.run_block(p.seq, p.by_syn)
+
+    def run_block(self, seq: Syn, by_syn: Syn) -> None:
+        """A nested `by` block: run it and report unsolved goals at the `by` term."""
+        self.run_seq(seq)
+        self.prune()
+        if self.goals:
+            err = ElabError("unsolved goals\n" + "\n\n".join(self.el.pp_goal(g) for g in self.goals),
+                            by_syn.start, by_syn.end)
+            if not self.recover:
+                raise err
+            self.el.log(err)
+            self.admit_all()
+
+    def admit_all(self) -> None:
+        for g in self.goals:
+            if g not in self.el.mctx.assign:
+                self.assign(g, Sorry(self.decl(g).type, True, fresh_id()))
+        self.goals = []
+
+    def new_mvars_as_goals(self, e: Expr, before: set[int]) -> list[int]:
+        out = []
+        for mid in mvars_of(self.instantiated(e)):
+            if mid not in before and mid not in self.el.mctx.assign:
+                out.append(mid)
+        return out
+
+    # -- basic tactics
+    def t_skip(self, s: Syn) -> None:
+        pass
+
+    def t_done(self, s: Syn) -> None:
+        self.prune()
+        if self.goals:
+            raise ElabError("unsolved goals\n" + "\n\n".join(self.el.pp_goal(g) for g in self.goals), s.start, s.end)
+
+    def t_sorry(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        self.el.st.sorries.append(SorryRec(d.lctx, d.type, d.tag, s.start, s.end))
+        self.assign(g, Sorry(d.type, False, fresh_id()))
+        self.goals.pop(0)
+
+    t_admit = t_sorry
+
+    def t_intro(self, s: Syn) -> None:
+        names = s.args[0]
+        if not names:
+            names = [None]
+        for n in names:
+            self.intro1(n, s)
+
+    def t_intros(self, s: Syn) -> None:
+        names = s.args[0]
+        if names:
+            for n in names:
+                self.intro1(n, s)
+            return
+        while True:
+            g = self.main(s)
+            t = self.instantiated(self.decl(g).type)
+            if type(t) is not Pi and not (app_of(t, "Not", 1)):
+                return
+            self.intro1(None, s)
+
+    def intro1(self, n, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        t = self.instantiated(d.type)
+        if type(t) is not Pi:
+            t2 = self.whnf(t)
+            if type(t2) is not Pi:
+                raise self.fail("intro", "", g, s) if False else ElabError(
+                    f"Tactic `introN` failed: There are no additional binders or `let` bindings in the goal to "
+                    f"introduce\n\n{self.el.pp_goal(g)}", s.start, s.end)
+            t = t2
+        fid = fresh_id()
+        if n is None:
+            name, inacc = (t.name.rstrip("✝") if t.name else "a"), True
+        else:
+            name, inacc = n[0], n[0] == "_"
+        lctx = d.lctx.add(LocalDecl(fid, name, t.ty, inaccessible=inacc))
+        ng = self.new_goal(lctx, instantiate(t.body, FVar(fid)), d.tag)
+        self.assign(g, DLam(fid, name, t.ty, ng))
+        self.replace_main([ng.id])
+
+    def t_exact(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        before = set(self.el.mctx.decls)
+        e = self.elab_term(s.args[0], d.type, d.lctx, allow_new_goals=False)
+        new = self.new_mvars_as_goals(e, before)
+        if new:
+            self.goals.pop(0)
+            raise ElabError("don't know how to synthesize placeholder for argument\ncontext:\n"
+                            + self.el.pp_goal(new[0]), s.args[0].start, s.args[0].end)
+        self.assign(g, e)
+        self.goals.pop(0)
+
+    def t_refine(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        before = set(self.el.mctx.decls)
+        e = self.elab_term(s.args[0], d.type, d.lctx, allow_new_goals=True)
+        new = self.new_mvars_as_goals(e, before)
+        for m in new:
+            md = self.decl(m)
+            if not md.synthetic:
+                raise ElabError("don't know how to synthesize placeholder\ncontext:\n" + self.el.pp_goal(m),
+                                s.args[0].start, s.args[0].end)
+        self.assign(g, e)
+        if len(new) == 1 and not self.decl(new[0]).tag:
+            self.decl(new[0]).tag = d.tag
+        self.replace_main(new)
+
+    t_refine_ = t_refine
+
+    def t_apply(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        el = self.el
+        before = set(el.mctx.decls)
+        try:
+            e = el.elab(s.args[0], None, d.lctx)
+            el.default_numerals()
+            el.check_holes()
+            self.run_pending()
+        except ElabError as err:
+            if not self.recover:
+                raise
+            el.log(err)
+            self.assign(g, Sorry(d.type, True, fresh_id()))
+            self.goals.pop(0)
+            return
+        ety = self.instantiated(el.infer(e, d.lctx))
+        # count binders available
+        n = 0
+        t = ety
+        while True:
+            tw = self.whnf(t)
+            if type(tw) is not Pi:
+                break
+            n += 1
+            t = tw.body if not has_loose_bvar(tw.body) else instantiate(tw.body, Const("_"))
+        tgt_arity = 0
+        t = d.type
+        while type(t) is Pi:
+            tgt_arity += 1
+            t = t.body
+        order = [max(0, n - tgt_arity)] + [k for k in range(n + 1) if k != max(0, n - tgt_arity)]
+        saved = self.save()
+        for k in order:
+            self.restore(saved)
+            f = e
+            fty = ety
+            new: list[tuple[int, str, bool]] = []
+            for _ in range(k):
+                fw = self.whnf(fty)
+                m = el.mctx.new_mvar(d.lctx, fw.ty, tag=fw.name, synthetic=False)
+                new.append((m.id, fw.name, fw.implicit))
+                f = App(f, m)
+                fty = instantiate(fw.body, m)
+            if el.unify(fty, d.type):
+                break
+        else:
+            self.restore(saved)
+            what = "conclusion" if n else "type"
+            raise ElabError(
+                f"Tactic `apply` failed: could not unify the {what} of `{el.pp(e, d.lctx)}`\n  "
+                f"{el.pp(_conclusion(self, ety, n), d.lctx)}\nwith the goal\n  {el.pp(d.type, d.lctx)}\n\n"
+                f"{el.pp_goal(g)}", s.start, s.end)
+        self.assign(g, f)
+        inst = [(mid, name, imp) for mid, name, imp in new if mid not in el.mctx.assign]
+        # hole mvars created by the term itself (`?_`) become goals too
+        extra = [m for m in self.new_mvars_as_goals(e, before) if m not in {x[0] for x in new}]
+        dep = set()
+        for mid, _, _ in inst:
+            for mid2, _, _ in inst:
+                if mid2 != mid and mid in mvars_of(self.instantiated(self.decl(mid2).type)):
+                    dep.add(mid)
+        ordered = [x for x in inst if x[0] not in dep] + [x for x in inst if x[0] in dep]
+        goals = []
+        for mid, name, imp in ordered:
+            md = self.decl(mid)
+            md.synthetic = True
+            if len(new) == 1:
+                md.tag = d.tag
+            elif d.tag:
+                md.tag = f"{d.tag}.{name}"
+            else:
+                md.tag = name
+            goals.append(mid)
+        self.replace_main(goals + extra)
+
+    def t_constructor(self, s: Syn) -> None:
+        g = self.main(s)
+        t = self.whnf(self.decl(g).type)
+        fn, args = get_app_fn_args(t)
+        name = fn.name if type(fn) is Const else None
+        ctor = {"And": "And.intro", "Iff": "Iff.intro", "True": "True.intro", "Exists": "Exists.intro",
+                "Nat": "Nat.zero", "Unit": "Unit.unit", "Bool": "Bool.false", "Eq": "Eq.refl"}.get(name)
+        if ctor is None:
+            raise self.fail("constructor", "target is not an inductive datatype", g, s)
+        if ctor == "Eq.refl":
+            if not self.el.unify(args[1], args[2]):
+                raise self.fail("constructor", "no applicable constructor found", g, s)
+        self.apply_const(ctor, g, s, "constructor")
+
+    def apply_const(self, name: str, g: int, s: Syn, tactic: str) -> None:
+        fake = Syn("apply", s.start, s.end, (Syn("ident", s.start, s.end, (name,)),))
+        try:
+            self.t_apply(fake)
+        except ElabError as err:
+            raise ElabError(err.message.replace("Tactic `apply`", f"Tactic `{tactic}`"), s.start, s.end) from err
+
+    def t_left(self, s: Syn) -> None:
+        self._or_side(s, "Or.inl", "left")
+
+    def t_right(self, s: Syn) -> None:
+        self._or_side(s, "Or.inr", "right")
+
+    def _or_side(self, s: Syn, ctor: str, tac: str) -> None:
+        g = self.main(s)
+        t = self.whnf(self.decl(g).type)
+        if app_of(t, "Or", 2) is None:
+            raise self.fail(tac, f"`{tac}` tactic works for inductive types with exactly 2 constructors", g, s)
+        self.apply_const(ctor, g, s, tac)
+        gg = self.goals[0]
+        self.decl(gg).tag = "h"
+
+    def t_exfalso(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        ng = self.new_goal(d.lctx, FALSE, d.tag)
+        self.assign(g, mk_app(Const("False.elim"), d.type, ng))
+        self.replace_main([ng.id])
+
+    def t_assumption(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        for h in reversed(d.lctx.decls):
+            if h.aux:
+                continue
+            if self.el.unify(h.type, d.type):
+                self.assign(g, FVar(h.fid))
+                self.goals.pop(0)
+                return
+        raise self.fail("assumption", "", g, s)
+
+    def t_contradiction(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        hyps = [h for h in d.lctx.decls if not h.aux]
+        for h in hyps:
+            t = self.whnf(h.type)
+            if t == FALSE:
+                self.assign(g, mk_app(Const("False.elim"), d.type, FVar(h.fid)))
+                self.goals.pop(0)
+                return
+            eq = app_of(self.instantiated(h.type), "Ne", 3)
+            if eq is not None and self.el.unify(eq[1], eq[2]):
+                pf = App(FVar(h.fid), mk_app(Const("Eq.refl"), eq[0], eq[1]))
+                self.assign(g, mk_app(Const("False.elim"), d.type, pf))
+                self.goals.pop(0)
+                return
+            # decidably false closed hypothesis
+            try:
+                if evaluate(self.el.red, h.type, d.lctx) is False:
+                    pf = App(Decide(App(Const("Not"), h.type)), FVar(h.fid))
+                    self.assign(g, mk_app(Const("False.elim"), d.type, pf))
+                    self.goals.pop(0)
+                    return
+            except Undecidable:
+                pass
+        for h in hyps:
+            neg = app_of(self.whnf(h.type), "Not", 1)
+            if neg is None:
+                continue
+            for h2 in hyps:
+                if self.el.unify(h2.type, neg[0]):
+                    self.assign(g, mk_app(Const("absurd"), neg[0], d.type, FVar(h2.fid), FVar(h.fid)))
+                    self.goals.pop(0)
+                    return
+        raise self.fail("contradiction", "", g, s)
+
+    def t_rfl(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        t = self.whnf(d.type)
+        eq = app_of(t, "Eq", 3)
+        if eq is not None:
+            if self.el.unify(eq[1], eq[2]):
+                self.assign(g, mk_app(Const("Eq.refl"), eq[0], eq[1]))
+                self.goals.pop(0)
+                return
+            raise ElabError(
+                f"Tactic `rfl` failed: The lhs\n  {self.el.pp(eq[1], d.lctx)}\nis not definitionally equal to the "
+                f"rhs\n  {self.el.pp(eq[2], d.lctx)}\n\n{self.el.pp_goal(g)}", s.start, s.end)
+        iff = app_of(t, "Iff", 2)
+        if iff is not None and self.el.unify(iff[0], iff[1]):
+            self.assign(g, App(Const("Iff.refl"), iff[0]))
+            self.goals.pop(0)
+            return
+        for rel in ("LE.le",):
+            r = app_of(t, rel, 3)
+            if r is not None and self.el.unify(r[1], r[2]) and self.whnf(r[0]) in (NAT, Const("Int")):
+                lemma = "Nat.le_refl" if self.whnf(r[0]) == NAT else "Int.le_refl"
+                self.assign(g, App(Const(lemma), r[1]))
+                self.goals.pop(0)
+                return
+        raise ElabError(f"The rfl tactic failed. Possible reasons:\n- The goal is not a reflexive relation "
+                        f"(neither `=` nor a relation with a @[refl] lemma).\n- Or the goal is a reflexive relation, "
+                        f"but the two sides are not definitionally equal.\n\n{self.el.pp_goal(g)}", s.start, s.end)
+
+    def t_decide(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        t = self.instantiated(d.type)
+        try:
+            v = evaluate(self.el.red, t, d.lctx)
+        except Undecidable:
+            raise ElabError(f"failed to synthesize\n  Decidable ({self.el.pp(t, d.lctx)})", s.start, s.end) from None
+        if not v:
+            raise ElabError(f"Tactic `decide` proved that the proposition\n  {self.el.pp(t, d.lctx)}\nis false",
+                            s.start, s.end)
+        self.assign(g, Decide(t))
+        self.goals.pop(0)
+
+    def t_trivial(self, s: Syn) -> None:
+        for alt in (self.t_rfl, self._true_intro, self.t_assumption, self.t_decide, self._and_trivial):
+            saved = self.save()
+            try:
+                alt(s)
+                return
+            except ElabError:
+                self.restore(saved)
+        g = self.main(s)
+        raise ElabError(f"Tactic `trivial` failed\n\n{self.el.pp_goal(g)}" if False else
+                        "The `trivial` tactic failed to close the goal", s.start, s.end)
+
+    def _true_intro(self, s: Syn) -> None:
+        g = self.main(s)
+        if self.whnf(self.decl(g).type) != TRUE:
+            raise ElabError("not True", s.start, s.end)
+        self.assign(g, Const("True.intro"))
+        self.goals.pop(0)
+
+    def _and_trivial(self, s: Syn) -> None:
+        g = self.main(s)
+        if app_of(self.whnf(self.decl(g).type), "And", 2) is None:
+            raise ElabError("not And", s.start, s.end)
+        self.apply_const("And.intro", g, s, "trivial")
+        self.t_trivial(s)
+        self.t_trivial(s)
+
+    def t_show(self, s: Syn) -> None:
+        self.prune()
+        if not self.goals:
+            raise ElabError("No goals to be solved", s.start, s.end)
+        for i, g in enumerate(self.goals):
+            d = self.decl(g)
+            saved = self.save()
+            try:
+                ty = self.el.elab_type(s.args[0], d.lctx)
+                self.el.default_numerals()
+            except ElabError:
+                self.restore(saved)
+                if i == 0:
+                    raise
+                continue
+            if self.el.unify(ty, d.type):
+                ng = self.new_goal(d.lctx, self.instantiated(ty), d.tag)
+                self.assign(g, ng)
+                self.goals = [ng.id] + self.goals[:i] + self.goals[i + 1:]
+                return
+            self.restore(saved)
+        g = self.goals[0]
+        raise ElabError(f"type mismatch\n  this\nhas type\n  ?\nbut is expected to have type\n  "
+                        f"{self.el.pp(self.decl(g).type, self.decl(g).lctx)}", s.start, s.end)
+
+    def t_have(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        name, ty_s, val_s = s.args
+        el = self.el
+        ty = None
+        if ty_s is not None:
+            try:
+                ty = el.elab_type(ty_s, d.lctx)
+                el.default_numerals()
+            except ElabError as err:
+                if not self.recover:
+                    raise
+                el.log(err)
+                raise AbortTactic() from err
+        nm = name[0] if name else "this"
+        fid = fresh_id()
+        if val_s is None:
+            if ty is None:
+                raise ElabError("`have` needs a type or a value", s.start, s.end)
+            pg = self.new_goal(d.lctx, ty, "")
+            lctx = d.lctx.add(LocalDecl(fid, nm, ty))
+            ng = self.new_goal(lctx, d.type, d.tag)
+            self.assign(g, App(DLam(fid, nm, ty, ng), pg))
+            self.replace_main([pg.id, ng.id])
+            return
+        if ty is None:
+            val = el.elab(val_s, None, d.lctx)
+            el.default_numerals()
+            el.check_holes()
+            self.run_pending()
+            ty = self.instantiated(el.infer(val, d.lctx))
+        else:
+            val = self.elab_term(val_s, ty, d.lctx, allow_new_goals=False)
+        lctx = d.lctx.add(LocalDecl(fid, nm, ty))
+        ng = self.new_goal(lctx, d.type, d.tag)
+        self.assign(g, App(DLam(fid, nm, ty, ng), val))
+        self.replace_main([ng.id])
+
+    def t_by_cases(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        name, p_s = s.args
+        p = self.el.elab_type(p_s, d.lctx)
+        self.el.default_numerals()
+        p = self.instantiated(p)
+        nm, inacc = (name[0], False) if name else ("h", True)
+        f1, f2 = fresh_id(), fresh_id()
+        notp = App(Const("Not"), p)
+        g1 = self.new_goal(d.lctx.add(LocalDecl(f1, nm, p, inaccessible=inacc)), d.type, "pos")
+        g2 = self.new_goal(d.lctx.add(LocalDecl(f2, nm, notp, inaccessible=inacc)), d.type, "neg")
+        self.assign(g, mk_app(Const("Or.elim"), p, notp, d.type, App(Const("Classical.em"), p),
+                              DLam(f1, nm, p, g1), DLam(f2, nm, notp, g2)))
+        self.replace_main([g1.id, g2.id])
+
+    def t_by_contra(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        name = s.args[0]
+        nm, inacc = (name[0], False) if name else ("x", True)
+        fid = fresh_id()
+        notp = App(Const("Not"), d.type)
+        ng = self.new_goal(d.lctx.add(LocalDecl(fid, nm, notp, inaccessible=inacc)), FALSE, d.tag)
+        self.assign(g, mk_app(Const("Classical.byContradiction"), d.type, DLam(fid, nm, notp, ng)))
+        self.replace_main([ng.id])
+
+    # -- cases / rcases / obtain
+    def t_cases(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        e_s, alts = s.args
+        h = self.el.elab(e_s, None, d.lctx)
+        self.el.default_numerals()
+        names_for: dict[str, list] = {}
+        if alts:
+            for tag, names, seq, _ in alts:
+                names_for[tag] = [n[0] for n in names]
+        results = self.destruct(g, h, lambda tag, i: (names_for.get(tag, [])[i] if i < len(names_for.get(tag, []))
+                                                       else None), s)
+        if alts:
+            rest = self.goals[len(results):]
+            done = []
+            for tag, names, seq, _ in alts:
+                match = [r for r in results if self.decl(r).tag.split(".")[-1] == tag]
+                if not match:
+                    raise ElabError(f"invalid alternative name '{tag}'", s.start, s.end)
+                sub = TacticRunner(self.el, [match[0]])
+                sub.recover = self.recover
+                sub.run_seq(seq)
+                sub.prune()
+                done.extend(sub.goals)
+            self.goals = done + rest
+
+    def destruct(self, g: int, h: Expr, namer, s: Syn) -> list[int]:
+        """Case-split the main goal on `h` (a proof of ∧ ∨ ∃ ↔ False, or a Nat/Bool variable)."""
+        el = self.el
+        d = self.decl(g)
+        ty = self.whnf(self.instantiated(el.infer(h, d.lctx)))
+        fn, args = get_app_fn_args(ty)
+        cname = fn.name if type(fn) is Const else None
+        lctx = d.lctx
+        clear = type(h) is FVar
+        if clear:
+            lctx = lctx.remove(h.id)
+
+        def hyp(lc, i, tag, default, t):
+            n = namer(tag, i)
+            fid = fresh_id()
+            if n is None or n == "_":
+                return lc.add(LocalDecl(fid, default, t, inaccessible=True)), fid, default
+            return lc.add(LocalDecl(fid, n, t)), fid, n
+
+        def tagged(t):
+            return f"{d.tag}.{t}" if d.tag else t
+
+        if cname == "And" or cname == "Iff":
+            a, b = args
+            l1, f1, n1 = hyp(lctx, 0, "intro", "left" if cname == "And" else "mp", a if cname == "And" else Pi("a", a, b))
+            t2 = b if cname == "And" else Pi("a", b, a)
+            l2, f2, n2 = hyp(l1, 1, "intro", "right" if cname == "And" else "mpr", t2)
+            ng = self.new_goal(l2, d.type, tagged("intro"))
+            t1 = a if cname == "And" else Pi("a", a, b)
+            p1 = mk_app(Const("And.left" if cname == "And" else "Iff.mp"), a, b, h)
+            p2 = mk_app(Const("And.right" if cname == "And" else "Iff.mpr"), a, b, h)
+            self.assign(g, mk_app(DLam(f1, n1, t1, DLam(f2, n2, t2, ng)), p1, p2))
+            self.replace_main([ng.id])
+            return [ng.id]
+        if cname == "Or":
+            a, b = args
+            l1, f1, n1 = hyp(lctx, 0, "inl", "h", a)
+            l2, f2, n2 = hyp(lctx, 0, "inr", "h", b)
+            g1 = self.new_goal(l1, d.type, tagged("inl"))
+            g2 = self.new_goal(l2, d.type, tagged("inr"))
+            self.assign(g, mk_app(Const("Or.elim"), a, b, d.type, h, DLam(f1, n1, a, g1), DLam(f2, n2, b, g2)))
+            self.replace_main([g1.id, g2.id])
+            return [g1.id, g2.id]
+        if cname == "Exists":
+            alpha, p = args
+            l1, f1, n1 = hyp(lctx, 0, "intro", "w", alpha)
+            body = self.whnf(App(p, FVar(f1))) if type(p) is Lam else App(p, FVar(f1))
+            body = el.red.whnf_core(App(p, FVar(f1)))
+            l2, f2, n2 = hyp(l1, 1, "intro", "h", body)
+            ng = self.new_goal(l2, d.type, tagged("intro"))
+            self.assign(g, mk_app(Const("Exists.elim"), alpha, p, d.type, h,
+                                  DLam(f1, n1, alpha, DLam(f2, n2, body, ng))))
+            self.replace_main([ng.id])
+            return [ng.id]
+        if ty == FALSE:
+            self.assign(g, mk_app(Const("False.elim"), d.type, h))
+            self.goals.pop(0)
+            return []
+        if ty in (NAT, BOOL) and type(h) is FVar:
+            for other in d.lctx.decls:
+                if other.fid != h.id and any(type(x) is FVar and x.id == h.id for x in _sub(other.type)):
+                    raise ElabError("MiniLean: `cases` on a variable that other hypotheses mention is not supported",
+                                    s.start, s.end)
+            motive = Lam("x", ty, abstract(self.instantiated(d.type), h.id))
+            if ty == NAT:
+                g1 = self.new_goal(lctx, instantiate(motive.body, Num(0, NAT)), tagged("zero"))
+                l2, f2, n2 = hyp(lctx, 0, "succ", "n", NAT)
+                succ = mk_app(Const("HAdd.hAdd"), NAT, FVar(f2), Num(1, NAT))
+                g2 = self.new_goal(l2, instantiate(motive.body, succ), tagged("succ"))
+                self.assign(g, mk_app(Const("Nat.casesOn"), motive, h, g1, DLam(f2, n2, NAT, g2)))
+            else:
+                g1 = self.new_goal(lctx, instantiate(motive.body, Const("Bool.false")), tagged("false"))
+                g2 = self.new_goal(lctx, instantiate(motive.body, Const("Bool.true")), tagged("true"))
+                self.assign(g, mk_app(Const("Bool.casesOn"), motive, h, g1, g2))
+            self.replace_main([g1.id, g2.id])
+            return [g1.id, g2.id]
+        raise ElabError(f"MiniLean: `cases` on a term of type\n  {el.pp(ty, d.lctx)}\nis outside the supported "
+                        f"fragment", s.start, s.end)
+
+    def t_rcases(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        e_s, pat = s.args
+        h = self.el.elab(e_s, None, d.lctx)
+        self.el.default_numerals()
+        self.rcases_on(h, pat, s)
+
+    def t_obtain(self, s: Syn) -> None:
+        pat, ty_s, val_s = s.args
+        g = self.main(s)
+        d = self.decl(g)
+        if val_s is None:
+            if ty_s is None:
+                raise ElabError("`obtain` needs a type or a value", s.start, s.end)
+            ty = self.el.elab_type(ty_s, d.lctx)
+            self.el.default_numerals()
+            pg = self.new_goal(d.lctx, ty, "")
+            fid = fresh_id()
+            ng = self.new_goal(d.lctx.add(LocalDecl(fid, "h", ty, inaccessible=True)), d.type, d.tag)
+            self.assign(g, App(DLam(fid, "h", ty, ng), pg))
+            self.replace_main([pg.id, ng.id])
+            # continue destructing in the second goal
+            self.goals = [ng.id] + self.goals[2:]
+            self.rcases_on(FVar(fid), pat, s)
+            self.goals = [pg.id] + self.goals
+            return
+        ty = self.el.elab_type(ty_s, d.lctx) if ty_s is not None else None
+        h = self.elab_term(val_s, ty, d.lctx, allow_new_goals=False)
+        if pat is None:
+            pat = Syn("pat_name", s.start, s.end, ("this",))
+        self.rcases_on(h, pat, s)
+
+    def rcases_on(self, h: Expr, pat: Syn | None, s: Syn) -> None:
+        """Destructure `h` in the main goal following an rcases pattern; the resulting goals replace it."""
+        g = self.main(s)
+        if pat is None:
+            pat = Syn("pat_name", s.start, s.end, ("_",))
+        if pat.kind == "pat_name":
+            name = pat.args[0]
+            d = self.decl(g)
+            if type(h) is FVar and (name == "_" or name == "-"):
+                return
+            if type(h) is FVar and d.lctx.get(h.id) is not None:
+                if d.lctx.get(h.id).name == name:
+                    return
+            ty = self.instantiated(self.el.infer(h, d.lctx))
+            fid = fresh_id()
+            lctx = d.lctx
+            if type(h) is FVar:
+                lctx = lctx.remove(h.id)
+            ng = self.new_goal(lctx.add(LocalDecl(fid, name, ty, inaccessible=name == "_")), d.type, d.tag)
+            self.assign(g, App(DLam(fid, name, ty, ng), h))
+            self.replace_main([ng.id])
+            return
+        if pat.kind == "pat_alts":
+            alts = pat.args[0]
+            d = self.decl(g)
+            ty = self.whnf(self.instantiated(self.el.infer(h, d.lctx)))
+            if app_of(ty, "Or", 2) is None:
+                if len(alts) == 1:
+                    return self.rcases_on(h, alts[0], s)
+                raise ElabError(f"MiniLean: alternative patterns need an `∨`, got\n  {self.el.pp(ty, d.lctx)}",
+                                s.start, s.end)
+            first = alts[0]
+            rest = alts[1:]
+            rest_pat = rest[0] if len(rest) == 1 else Syn("pat_alts", rest[0].start, rest[-1].end, (rest,))
+            gs = self.destruct(g, h, lambda tag, i: None, s)
+            g1, g2 = gs
+            tail = self.goals[2:]
+            out = []
+            for goal, p in ((g1, first), (g2, rest_pat)):
+                self.goals = [goal]
+                d2 = self.decl(goal)
+                hv = FVar(d2.lctx.decls[-1].fid)
+                self.rcases_on(hv, p, s)
+                out.extend(self.goals)
+            self.goals = out + tail
+            return
+        if pat.kind == "pat_tuple":
+            items = pat.args[0]
+            if not items:
+                return
+            if len(items) == 1:
+                return self.rcases_on(h, items[0], s)
+            d = self.decl(g)
+            ty = self.whnf(self.instantiated(self.el.infer(h, d.lctx)))
+            if self.whnf(ty) == FALSE:
+                self.destruct(g, h, lambda t, i: None, s)
+                return
+            fn, args = get_app_fn_args(ty)
+            if not (type(fn) is Const and fn.name in ("And", "Exists", "Iff")):
+                raise ElabError(f"MiniLean: tuple pattern on a term of type\n  {self.el.pp(ty, d.lctx)}\nis outside "
+                                f"the supported fragment", s.start, s.end)
+            gs = self.destruct(g, h, lambda tag, i: None, s)
+            ng = gs[0]
+            d2 = self.decl(ng)
+            f1 = d2.lctx.decls[-2].fid
+            f2 = d2.lctx.decls[-1].fid
+            rest = items[1:]
+            rest_pat = rest[0] if len(rest) == 1 else Syn("pat_tuple", rest[0].start, rest[-1].end, (rest,))
+            tail = self.goals[1:]
+            self.goals = [ng]
+            self.rcases_on(FVar(f1), items[0], s)
+            out = []
+            for goal in list(self.goals):
+                self.goals = [goal]
+                d3 = self.decl(goal)
+                if d3.lctx.get(f2) is not None:
+                    self.rcases_on(FVar(f2), rest_pat, s)
+                out.extend(self.goals)
+            self.goals = out + tail
+            return
+        raise ElabError("unsupported rcases pattern", s.start, s.end)
+
+    # -- combinators
+    def t_first(self, s: Syn) -> None:
+        last = None
+        saved = self.save()
+        old = self.recover
+        for alt in s.args[0]:
+            self.restore(saved)
+            self.recover = False
+            try:
+                self.run_seq(alt)
+                self.recover = old
+                return
+            except (ElabError, AbortTactic) as err:
+                last = err
+            finally:
+                self.recover = old
+        self.restore(saved)
+        raise last
+
+    def t_try(self, s: Syn) -> None:
+        saved = self.save()
+        old = self.recover
+        self.recover = False
+        try:
+            self.run_seq(s.args[0])
+        except (ElabError, AbortTactic):
+            self.restore(saved)
+        finally:
+            self.recover = old
+
+    def t_repeat(self, s: Syn) -> None:
+        self._repeat(s.args[0], 0)
+
+    def _repeat(self, seq: Syn, depth: int) -> None:
+        self.prune()
+        if depth > MAX_REPEAT or not self.goals:
+            return
+        saved = self.save()
+        old = self.recover
+        self.recover = False
+        try:
+            first, rest = self.goals[0], self.goals[1:]
+            self.goals = [first]
+            self.run_seq(seq)
+            self.prune()
+        except (ElabError, AbortTactic):
+            self.restore(saved)
+            return
+        finally:
+            self.recover = old
+        produced = list(self.goals)
+        if produced == [first]:
+            self.goals = produced + rest
+            return
+        out = []
+        for g in produced:
+            self.goals = [g]
+            self._repeat(seq, depth + 1)
+            out.extend(self.goals)
+        self.goals = out + rest
+
+    def t_all_goals(self, s: Syn) -> None:
+        self.prune()
+        out = []
+        for g in list(self.goals):
+            if g in self.el.mctx.assign:
+                continue
+            self.goals = [g]
+            self.run_seq(s.args[0])
+            self.prune()
+            out.extend(self.goals)
+        self.goals = out
+
+    def t_any_goals(self, s: Syn) -> None:
+        self.prune()
+        out = []
+        ok = False
+        last = None
+        old = self.recover
+        for g in list(self.goals):
+            saved = self.save()
+            self.goals = [g]
+            self.recover = False
+            try:
+                self.run_seq(s.args[0])
+                self.prune()
+                ok = True
+                out.extend(self.goals)
+            except (ElabError, AbortTactic) as err:
+                last = err
+                self.restore(saved)
+                out.append(g)
+            finally:
+                self.recover = old
+        self.goals = out
+        if not ok:
+            raise last if last is not None else ElabError("any_goals failed", s.start, s.end)
+
+    def t_then_all(self, s: Syn) -> None:
+        left, right = s.args
+        g = self.main(s)
+        rest = self.goals[1:]
+        self.goals = [g]
+        self.run(left)
+        self.prune()
+        out = []
+        for ng in list(self.goals):
+            self.goals = [ng]
+            self.run(right)
+            self.prune()
+            out.extend(self.goals)
+        self.goals = out + rest
+
+    def t_focus(self, s: Syn) -> None:
+        g = self.main(s)
+        self._closing_block(g, s.args[0], s.start, s.end)
+        self.goals = [x for x in self.goals if x != g]
+
+    def _closing_block(self, g: int, seq: Syn, estart: int, eend: int) -> None:
+        sub = TacticRunner(self.el, [g])
+        sub.recover = self.recover
+        try:
+            sub.run_seq(seq)
+            sub.prune()
+            if sub.goals:
+                raise ElabError("unsolved goals\n" + "\n\n".join(self.el.pp_goal(x) for x in sub.goals), estart, eend)
+        except ElabError as err:
+            if not self.recover:
+                raise
+            self.el.log(err)
+            sub.admit_all()
+            if g not in self.el.mctx.assign:
+                self.assign(g, Sorry(self.decl(g).type, True, fresh_id()))
+        except AbortTactic:
+            if not self.recover:
+                raise
+            sub.admit_all()
+            if g not in self.el.mctx.assign:
+                self.assign(g, Sorry(self.decl(g).type, True, fresh_id()))
+
+    def t_brace(self, s: Syn) -> None:
+        seq, rs, re = s.args
+        g = self.main(s)
+        self._closing_block(g, seq, rs, re)
+        self.goals = [x for x in self.goals if x != g]
+
+    def t_paren_tac(self, s: Syn) -> None:
+        self.run_seq(s.args[0])
+
+    def t_case(self, s: Syn) -> None:
+        tag, names, seq, arrow = s.args
+        self.prune()
+        if tag is None or tag == "_":
+            if not self.goals:
+                raise ElabError("No goals to be solved", s.start, s.end)
+            g = self.goals[0]
+        else:
+            found = [x for x in self.goals if self.decl(x).tag == tag or self.decl(x).tag.endswith("." + tag)]
+            if not found:
+                note = ("Note: There are no cases to select." if not self.goals else
+                        "Available tags:" + "".join(f"\n  {self.decl(x).tag}" for x in self.goals if self.decl(x).tag))
+                raise ElabError(f"Case tag `{tag}` not found.\n\n{note}", s.start, s.end)
+            g = found[0]
+        if names:
+            d = self.decl(g)
+            inacc = [x for x in d.lctx.decls if x.inaccessible and not x.aux]
+            pick = inacc[-len(names):] if len(names) <= len(inacc) else inacc
+            lctx = d.lctx
+            for dd, (n, _, _) in zip(pick, names[-len(pick):] if pick else []):
+                lctx = lctx.replace(dd.fid, LocalDecl(dd.fid, n, dd.type, dd.value, inaccessible=(n == "_")))
+            ng = self.new_goal(lctx, d.type, d.tag)
+            self.assign(g, ng)
+            self.goals = [ng.id if x == g else x for x in self.goals]
+            g = ng.id
+        d = self.decl(g)
+        ng = self.new_goal(d.lctx, d.type, "")
+        self.assign(g, ng)
+        self.goals = [ng.id if x == g else x for x in self.goals]
+        g = ng.id
+        self._closing_block(g, seq, s.start, s.end)
+        self.goals = [x for x in self.goals if x != g]
+
+    # -- rewriting
+    def t_rw(self, s: Syn) -> None:
+        self._rewrite(s, try_rfl=True)
+
+    def t_rewrite(self, s: Syn) -> None:
+        self._rewrite(s, try_rfl=False)
+
+    def t_rwa(self, s: Syn) -> None:
+        self._rewrite(s, try_rfl=False)
+        self.t_assumption(s)
+
+    def _rewrite(self, s: Syn, *, try_rfl: bool) -> None:
+        rules, loc = s.args
+        for rev, rule in rules:
+            g = self.main(s)
+            self.rewrite1(g, rev, rule, loc, s)
+        if try_rfl:
+            self.prune()
+            if self.goals:
+                g = self.goals[0]
+                d = self.decl(g)
+                eq = app_of(self.instantiated(d.type), "Eq", 3)
+                if eq is not None and self._syntactic_eq(eq[1], eq[2]):
+                    self.assign(g, mk_app(Const("Eq.refl"), eq[0], eq[1]))
+                    self.goals.pop(0)
+                    return
+                iff = app_of(self.instantiated(d.type), "Iff", 2)
+                if iff is not None and iff[0] == iff[1]:
+                    self.assign(g, App(Const("Iff.refl"), iff[0]))
+                    self.goals.pop(0)
+
+    def _syntactic_eq(self, a: Expr, b: Expr) -> bool:
+        a, b = self.instantiated(a), self.instantiated(b)
+        if a == b:
+            return True
+        red = self.el.red
+        x, y = red.whnf_core(a), red.whnf_core(b)
+        return type(x) is Num and type(y) is Num and x.value == y.value
+
+    def rewrite1(self, g: int, rev: bool, rule: Syn, loc, s: Syn) -> None:
+        el = self.el
+        d = self.decl(g)
+        e = el.elab(rule, None, d.lctx)
+        el.default_numerals()
+        ety = self.instantiated(el.infer(e, d.lctx))
+        while True:
+            tw = self.whnf(ety)
+            if type(tw) is not Pi:
+                break
+            m = el.mctx.new_mvar(d.lctx, tw.ty)
+            e = App(e, m)
+            ety = instantiate(tw.body, m)
+        eq = app_of(self.whnf(ety), "Eq", 3)
+        iff = app_of(self.whnf(ety), "Iff", 2)
+        if eq is not None:
+            alpha, lhs, rhs = eq
+        elif iff is not None:
+            alpha, (lhs, rhs) = PROP, iff
+            e = mk_app(Const("propext"), lhs, rhs, e)
+        else:
+            raise ElabError(f"Tactic `rewrite` failed: equality or iff proof expected\n  {el.pp(ety, d.lctx)}\n\n"
+                            f"{el.pp_goal(g)}", rule.start, rule.end)
+        if rev:
+            e = mk_app(Const("Eq.symm"), alpha, lhs, rhs, e)
+            lhs, rhs = rhs, lhs
+        if loc is None:
+            target = self.instantiated(d.type)
+            hyp = None
+        else:
+            hd = _find(d.lctx, loc[0])
+            if hd is None:
+                raise ElabError(f"Unknown identifier `{loc[0]}`", loc[1], loc[2])
+            target = self.instantiated(hd.type)
+            hyp = hd
+        inst = self.find_instance(lhs, target)
+        if inst is None:
+            raise ElabError(
+                f"Tactic `rewrite` failed: Did not find an occurrence of the pattern\n  {el.pp(lhs, d.lctx)}\n"
+                f"in the target expression\n  {el.pp(target, d.lctx)}\n\n{el.pp_goal(g)}", s.start, s.end)
+        lhs_i = self.instantiated(lhs)
+        rhs_i = self.instantiated(rhs)
+        e = self.instantiated(e)
+        alpha = self.instantiated(alpha)
+        fid = fresh_id()
+        body = _abstract_term(target, lhs_i, fid)
+        motive = Lam("_a", alpha, abstract(body, fid))
+        new_t = instantiate(motive.body, rhs_i)
+        congr = mk_app(Const("congrArg"), alpha, PROP, lhs_i, rhs_i, motive, e)
+        if hyp is None:
+            ng = self.new_goal(d.lctx, new_t, d.tag)
+            self.assign(g, mk_app(Const("Eq.mpr"), target, new_t, congr, ng))
+            self.replace_main([ng.id] + self.rw_side_goals(e))
+        else:
+            nf = fresh_id()
+            lctx = d.lctx.replace(hyp.fid, LocalDecl(nf, hyp.name, new_t))
+            ng = self.new_goal(lctx, d.type, d.tag)
+            pf = mk_app(Const("Eq.mp"), target, new_t, congr, FVar(hyp.fid))
+            self.assign(g, App(DLam(nf, hyp.name, new_t, ng), pf))
+            self.replace_main([ng.id])
+
+    def rw_side_goals(self, e: Expr) -> list[int]:
+        out = []
+        for mid in mvars_of(e):
+            if mid not in self.el.mctx.assign:
+                self.decl(mid).synthetic = True
+                out.append(mid)
+        return out
+
+    def find_instance(self, pat: Expr, target: Expr):
+        pat = self.instantiated(pat)
+        for sub in _sub_closed(target):
+            saved = dict(self.el.mctx.assign)
+            if _same_head(pat, sub) and self.el.red.is_def_eq(pat, sub):
+                return sub
+            self.el.mctx.assign.clear()
+            self.el.mctx.assign.update(saved)
+        return None
+
+    # -- unsupported
+    def t_unsupported(self, s: Syn) -> None:
+        raise ElabError(f"MiniLean: tactic `{s.args[0]}` is outside the supported fragment", s.start, s.end)
+
+    def t_exact_(self, s: Syn) -> None:
+        raise ElabError("`exact?` could not close the goal. Try `apply?` to see partial suggestions.", s.start, s.end)
+
+    def t_apply_(self, s: Syn) -> None:
+        raise ElabError("`apply?` is outside MiniLean's fragment", s.start, s.end)
+
+
+def _conclusion(r: TacticRunner, ty: Expr, n: int) -> Expr:
+    t = ty
+    for _ in range(n):
+        tw = r.whnf(t)
+        if type(tw) is not Pi:
+            break
+        t = instantiate(tw.body, Const("_")) if has_loose_bvar(tw.body) else tw.body
+    return t
+
+
+def _find(lctx: LocalContext, name: str):
+    for d in reversed(lctx.decls):
+        if d.name == name and not d.inaccessible:
+            return d
+    return None
+
+
+def _sub(e: Expr):
+    from .expr import subterms
+    return subterms(e)
+
+
+def _sub_closed(e: Expr):
+    """Subterms without loose bound variables, outermost first, left to right."""
+    from .expr import has_loose_bvar as hlb
+    out = []
+
+    def go(x: Expr, depth: int) -> None:
+        if depth == 0 or not _has_any_loose(x):
+            out.append(x)
+        t = type(x)
+        if t is App:
+            fn, args = get_app_fn_args(x)
+            for a in args:
+                go(a, depth)
+        elif t is Pi or t is Lam:
+            go(x.ty, depth)
+            go(x.body, depth + 1)
+
+    go(e, 0)
+    return out
+
+
+def _has_any_loose(e: Expr, depth: int = 0) -> bool:
+    from .expr import BVar as _B
+    t = type(e)
+    if t is _B:
+        return e.idx >= depth
+    if t is App:
+        return _has_any_loose(e.fn, depth) or _has_any_loose(e.arg, depth)
+    if t is Pi or t is Lam:
+        return _has_any_loose(e.ty, depth) or _has_any_loose(e.body, depth + 1)
+    return False
+
+
+def _same_head(a: Expr, b: Expr) -> bool:
+    fa, aa = get_app_fn_args(a)
+    fb, ab = get_app_fn_args(b)
+    if type(fa) is MVar:
+        return True
+    return fa == fb and len(aa) == len(ab) or (type(a) is Num and type(b) is Num) or type(a) is FVar and a == b
+
+
+def _abstract_term(e: Expr, pat: Expr, fid: int) -> Expr:
+    """Replace every occurrence of the closed term `pat` in `e` by the free variable `fid`."""
+    if e == pat:
+        return FVar(fid)
+    t = type(e)
+    if t is App:
+        return App(_abstract_term(e.fn, pat, fid), _abstract_term(e.arg, pat, fid))
+    if t is Pi:
+        return Pi(e.name, _abstract_term(e.ty, pat, fid), _abstract_term(e.body, pat, fid), e.implicit)
+    if t is Lam:
+        return Lam(e.name, _abstract_term(e.ty, pat, fid), _abstract_term(e.body, pat, fid), e.implicit)
+    return e
