@@ -58,7 +58,7 @@ def _ident_start(ch: str) -> bool:
 def _ident_rest(ch: str) -> bool:
     if ch in _NOT_IDENT_START:
         return False
-    return ch.isalnum() or ch in "_'!?✝" or ch in SUBSCRIPTS
+    return ch.isalnum() or ch in "_'!?✝⁰¹²³⁴⁵⁶⁷⁸⁹" or ch in SUBSCRIPTS
 
 
 def tokenize(text: str) -> list[Token]:
