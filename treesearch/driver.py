@@ -28,9 +28,9 @@ from treesearch.budget import (
     STOP_EXHAUSTED, STOP_EXPANSIONS, STOP_INTERRUPTED, STOP_MEMORY, STOP_OPEN_FAILED, STOP_PROVED, STOP_WALL,
     SearchBudget,
 )
-from treesearch.errors import BackendError, TreeSearchError
+from treesearch.errors import BackendError, StateLost, TreeSearchError
 from treesearch.theorem import Theorem
-from treesearch.tree import ROOT, ProofTree, Status
+from treesearch.tree import NO_HANDLE, ROOT, ProofTree, Status
 
 SAVE_FORMAT = "cryo-search/1"
 
@@ -142,7 +142,7 @@ class SearchDriver:
         self.peak_image_bytes = 0
         self.wall_before = 0.0  # wall seconds spent by earlier runs of a resumed search
         self.expansions_before = 0
-        self._t0 = 0.0
+        self._t0 = time.monotonic()
         self._changed = anyio.Event()
         self._rebuild_failures: dict[int, int] = {}
 
@@ -198,6 +198,20 @@ class SearchDriver:
         return out.handle
 
     # ------------------------------------------------------------------ one expansion
+    async def _expand_once(self, leaf: int, tactics: list[str]) -> list[Outcome]:
+        """``backend.expand`` on the leaf's state; a state lost on the way (evicted image, dead worker) is
+        rebuilt by replay once."""
+        for attempt in (1, 2):
+            handle = await self._ensure_state(leaf)
+            try:
+                return list(await self.backend.expand(handle, tactics, timeout=self.budget.tactic_timeout))
+            except StateLost as e:
+                self._error("state-lost", leaf, str(e), attempt=attempt)
+                self.tree.node(leaf)["handle"] = NO_HANDLE
+                if attempt == 2:
+                    raise
+        return []  # not reached: the second attempt returns or raises
+
     async def _expand(self, path: list[int]) -> None:
         tree = self.tree
         leaf = path[-1]
@@ -215,8 +229,7 @@ class SearchDriver:
                     break
             outcomes: list[Outcome] = []
             if tactics:
-                handle = await self._ensure_state(leaf)
-                outcomes = list(await self.backend.expand(handle, tactics, timeout=self.budget.tactic_timeout))
+                outcomes = await self._expand_once(leaf, tactics)
                 if len(outcomes) != len(tactics):
                     raise BackendError(f"backend {self.backend.name} returned {len(outcomes)} outcomes "
                                        f"for {len(tactics)} tactics")
@@ -226,9 +239,7 @@ class SearchDriver:
                         break
                     for i in faulted:
                         self._error("fault", leaf, outcomes[i].message or "fault", tactic=tactics[i], retry=attempt + 1)
-                    handle = await self._ensure_state(leaf)
-                    again = await self.backend.expand(handle, [tactics[i] for i in faulted],
-                                                      timeout=self.budget.tactic_timeout)
+                    again = await self._expand_once(leaf, [tactics[i] for i in faulted])
                     for i, o in zip(faulted, again):
                         outcomes[i] = o
                 for i, o in enumerate(outcomes):
@@ -236,7 +247,9 @@ class SearchDriver:
                         self._error("fault", leaf, o.message or "fault", tactic=tactics[i], retry="gave up")
             for tac, o in zip(tactics, outcomes):
                 if o.ok:
-                    tree.add_outcome(leaf, tac, goals=o.goals, handle=o.handle, prior=priors[tac])
+                    child = tree.add_outcome(leaf, tac, goals=o.goals, handle=o.handle, prior=priors[tac])
+                    if o.handle is not None and tree.node(child)["handle"] is not o.handle:
+                        self.backend.release(o.handle)  # a transposition (or cycle) kept the older state
                 else:
                     tree.add_outcome(leaf, tac, goals=None, prior=priors[tac], message=o.message,
                                      fault=o.kind is Kind.FAULT)
@@ -303,6 +316,7 @@ class SearchDriver:
                 continue
             tree.add_virtual_loss(path)
             tree.begin_expansion(path[-1])
+            self._event("selected", path=list(path))
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self.expansions += 1
