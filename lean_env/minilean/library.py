@@ -15,7 +15,8 @@ from .kernel import ConstInfo, Env, LocalContext, MetaCtx, Reducer
 from .prelude import CORE_DEFINITIONS, CORE_SIGNATURES
 from .syntax import Parser
 
-DEFAULT_LIBRARY_SIZE = 12000
+DEFAULT_LIBRARY_SIZE = 3000
+EMBEDDING_DIM = 32768  # features per lemma in the premise index (float32): what makes the import Mathlib-sized
 LIGHT_MODULES = ("Init", "Lean", "Std", "Batteries", "Aesop", "Qq")
 HEAVY_MODULES = ("Mathlib",)
 
@@ -134,6 +135,30 @@ def build_library(n: int, base: dict[str, ConstInfo]) -> tuple[dict[str, ConstIn
     return lib, index
 
 
+def premise_index(names: list[str], lib: dict[str, ConstInfo], dim: int = EMBEDDING_DIM):
+    """A dense premise-selection index: one row per lemma, a hashed bag of the constants of its statement.
+
+    Rows are written in full (every page touched), so the index occupies real memory like an imported library.
+    """
+    import zlib
+
+    import numpy as np
+
+    rows = np.empty((len(names), dim), dtype=np.float32)
+    freqs = np.arange(1, dim + 1, dtype=np.float32) / dim
+    h = np.array([zlib.crc32(" ".join([n] + _features(lib[n])).encode()) % 9973 + 1 for n in names],
+                 dtype=np.float32)
+    chunk = 512
+    for s in range(0, len(names), chunk):
+        np.sin(np.outer(h[s:s + chunk], freqs), out=rows[s:s + chunk])
+    return rows
+
+
+def _features(c: ConstInfo) -> list[str]:
+    from .expr import consts_of
+    return sorted(consts_of(c.type)) or ["_"]
+
+
 def library_size_setting(explicit: int | None) -> int:
     if explicit is not None:
         return explicit
@@ -165,6 +190,6 @@ class Loader:
         base = prelude()
         if any(m.split(".")[0] in HEAVY_MODULES for m in imports):
             lib, index = build_library(self.library_size, base)
-            self.indexes.append(index)
-            base = lib
+            names = [n for ns in index.values() for n in ns]
+            return Env(lib, {}, tuple(imports), {"premise_index": (index, names, premise_index(names, lib))})
         return Env(base, {}, tuple(imports))
