@@ -379,7 +379,10 @@ class TacticRunner:
             except Undecidable:
                 pass
         for h in hyps:
-            neg = app_of(self.whnf(h.type), "Not", 1)
+            ht = self.el.red.whnf_core(self.instantiated(h.type))
+            neg = app_of(ht, "Not", 1)
+            if neg is None and type(ht) is Pi and not has_loose_bvar(ht.body) and self.whnf(ht.body) == FALSE:
+                neg = [ht.ty]
             if neg is None:
                 continue
             for h2 in hyps:
