@@ -392,12 +392,13 @@ class _Core:
             text += "\n--- unfinished reply on stdout ---\n" + partial[-2000:]
         return ReplCrashed(text, returncode=code, stderr_tail=tail, request=label, pid=self.pid)
 
-    def _protocol_error(self, e: ProtocolError, label: str) -> ProtocolError:
+    def _protocol_error(self, e: ProtocolError, label: str, raw: bytes) -> ProtocolError:
         self._dead = "protocol error"
-        err = ProtocolError(
-            f"{self._where()}: {e} -- while handling {label}; the process was killed", raw=e.raw, request=label
-        )
-        return err
+        text = f"{self._where()}: {e} -- while handling {label}; the process was killed"
+        if e.raw is None:  # valid JSON of the wrong shape: show it
+            shown = raw.decode("utf-8", errors="replace")
+            text += "\n--- raw reply ---\n" + (shown if len(shown) <= 2000 else shown[:2000] + " ...")
+        return ProtocolError(text, raw=raw, request=label)
 
     def _decode(self, raw: bytes, label: str) -> Response:
         return parse_response(decode_frame(raw, request=label))
@@ -471,7 +472,7 @@ class ReplClient(_Core):
             return self._decode(raw, label)
         except ProtocolError as e:
             self._terminate()
-            raise self._protocol_error(e, label) from e
+            raise self._protocol_error(e, label, raw) from e
 
     def request_raw(self, data: bytes, *, timeout: float | None = None, label: str | None = None) -> bytes:
         """Send request bytes as they are (they must end with a blank line); return the reply frame's bytes."""
@@ -696,7 +697,7 @@ class AsyncReplClient(_Core):
         except ProtocolError as e:
             with anyio.CancelScope(shield=True):
                 await self._terminate()
-            raise self._protocol_error(e, label) from e
+            raise self._protocol_error(e, label, raw) from e
 
     async def request_raw(self, data: bytes, *, timeout: float | None = None, label: str | None = None) -> bytes:
         """Send request bytes as they are (they must end with a blank line); return the reply frame's bytes."""

@@ -77,6 +77,9 @@ def judge_step(resp: Response) -> StepVerdict:
     if isinstance(resp, ProofStepResponse):
         return _judge_proof_step(resp)
     if isinstance(resp, ErrorResponse):
+        head, _, rest = resp.message.partition("\n")
+        if head.rstrip().endswith(":") and rest.strip():  # "Lean error:\n<the tactic's error>"
+            return StepVerdict(False, False, f"repl error: {head.strip()} {_first_line(rest)}")
         return StepVerdict(False, False, f"repl error: {_first_line(resp.message)}")
     if isinstance(resp, CommandResponse):
         return _judge_command(resp)

@@ -177,9 +177,10 @@ def _pretty(obj: Any) -> list[str]:
 
 def json_diff(expected: Any, got: Any, *, context: int = 3) -> str:
     """A unified diff of two JSON values, keys sorted (empty when they are equal as JSON values)."""
-    if expected == got and type(expected) is type(got):
+    left, right = _pretty(expected), _pretty(got)
+    if left == right:
         return ""
-    lines = difflib.unified_diff(_pretty(expected), _pretty(got), "expected", "got", n=context, lineterm="")
+    lines = difflib.unified_diff(left, right, "expected", "got", n=context, lineterm="")
     return "\n".join(lines)
 
 
