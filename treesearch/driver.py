@@ -151,9 +151,9 @@ class SearchDriver:
         self._changed.set()
         self._changed = anyio.Event()
 
-    def _event(self, kind: str, **data: Any) -> None:
+    def _event(self, name: str, /, **data: Any) -> None:
         if self.on_event is not None:
-            self.on_event({"event": kind, "t": time.monotonic() - self._t0, **data})
+            self.on_event({"event": name, "t": time.monotonic() - self._t0, **data})
 
     def _error(self, kind: str, node: int | None, message: str, **extra: Any) -> None:
         row = {"kind": kind, "node": node, "message": message, "t": round(time.monotonic() - self._t0, 4), **extra}

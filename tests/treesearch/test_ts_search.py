@@ -173,10 +173,14 @@ def test_lazy_freeze_rebuilds_children_on_first_selection(criu, no_leaks):
 def test_sigkilled_clones_do_not_stop_the_search(criu, no_leaks):
     backend = make_backend("criu")
     killed = []
+    started = None
 
     async def main():
+        nonlocal started
+        started = anyio.Event()
         async with backend:
             async def killer():
+                await started.wait()  # the root is frozen: from now on every live repl is a clone
                 while True:
                     await anyio.sleep(0.05)
                     for pid in backend.pids()[:1]:
@@ -190,7 +194,8 @@ def test_sigkilled_clones_do_not_stop_the_search(criu, no_leaks):
                 tg.start_soon(killer)
                 res = await search(IMP_TRANS, backend=backend, proposer=FixedTactics(IMP_TRANS_TACTICS),
                                    selector=UCT(), budget=SearchBudget(expansions=30, wall_seconds=90),
-                                   max_in_flight=2, handle_sigint=False)
+                                   max_in_flight=2, handle_sigint=False,
+                                   on_event=lambda e: e["event"] == "selected" and started.set())
                 tg.cancel_scope.cancel()
             assert backend.pids() == []
             return res
