@@ -209,7 +209,7 @@ class Elaborator:
             e = self.elab(s.args[0], ty, lctx)
             return self.ensure_type(e, expected, lctx, s)
         if k == "binop":
-            return self.elab_binop(s, expected, lctx)
+            return self.mctx.instantiate(self.elab_binop(s, expected, lctx))
         if k == "not":
             a = self.elab(s.args[0], PROP, lctx)
             return self.ensure_type(App(Const("Not"), a), expected, lctx, s)
@@ -362,6 +362,8 @@ class Elaborator:
         binders, body_s = s.args
         lctx2, bs = self.elab_binders(binders, lctx)
         body = self.elab_type(body_s, lctx2) if s.kind == "forall" else self.elab(body_s, PROP, lctx2)
+        body = self.mctx.instantiate(body)
+        bs = [(fid, name, self.mctx.instantiate(ty), imp) for fid, name, ty, imp in bs]
         for fid, name, ty, imp in reversed(bs):
             if s.kind == "forall":
                 body = Pi(name, ty, abstract(body, fid), imp)
@@ -458,7 +460,7 @@ class Elaborator:
                 if not args:
                     break
                 a_s = args.pop(0)
-                if a_s.kind in ("anon", "hole", "synth_hole", "sorry", "by", "fun") or (
+                if expected is not None or a_s.kind in ("anon", "hole", "synth_hole", "sorry", "by", "fun") or (
                         a_s.kind == "num" and has_mvar_type(self, fty_w.ty)):
                     tag = fty_w.name if a_s.kind == "synth_hole" and a_s.args[0] == "_" else ""
                     m = self.new_mvar(lctx, fty_w.ty, tag=tag, synthetic=a_s.kind == "synth_hole")
