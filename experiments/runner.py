@@ -321,9 +321,13 @@ async def _search_one(
     argv: Sequence[str],
     out: Path,
     progress: Progress,
-    scope: anyio.CancelScope,
+    current: dict[str, Any],
 ) -> ResultRow:
-    """Search one theorem with a fresh backend; always returns a row (errors become row fields)."""
+    """Search one theorem with a fresh backend; always returns a row (errors become row fields).
+
+    Each phase (search, re-check) runs in a cancel scope published as `current["scope"]`, so Ctrl-C can
+    cancel it; `current["interrupted"]` says whether it did.
+    """
     from treesearch import SearchBudget, SearchDriver
     from treesearch import Theorem as SearchTheorem
     from treesearch.proof import recheck_proof
@@ -369,6 +373,7 @@ async def _search_one(
     progress.start_theorem(thm.name, config.search.max_expansions)
     t0 = time.monotonic()
     result = None
+    scope = current["scope"] = anyio.CancelScope()
     try:
         async with backend:
             with scope:
@@ -379,7 +384,7 @@ async def _search_one(
         wall = time.monotonic() - t0
     if result is None:  # cancelled (Ctrl-C) before the driver returned
         result = driver.result()
-    interrupted = scope.cancel_called
+    interrupted = current["interrupted"]
     if result.proved:
         status = "proved"
     elif interrupted:
@@ -406,12 +411,17 @@ async def _search_one(
         else:
             from treesearch.errors import RecheckError
 
-            try:
-                verdict = await recheck_proof(target, proof, argv=list(argv),
-                                              timeout=max(60.0, config.search.tactic_timeout))
-            except RecheckError as e:
-                recheck, recheck_message = "error", str(e)
-            else:
+            verdict = None
+            with (scope := anyio.CancelScope()):
+                current["scope"] = scope
+                try:
+                    verdict = await recheck_proof(target, proof, argv=list(argv),
+                                                  timeout=max(60.0, config.search.tactic_timeout))
+                except RecheckError as e:
+                    recheck, recheck_message = "error", str(e)
+            if current["interrupted"]:
+                recheck, recheck_message = "skipped", "interrupted during the re-check"
+            elif verdict is not None:
                 recheck = "passed" if verdict.accepted else "failed"
                 recheck_message = verdict.reason
                 proof_text = verdict.source
@@ -461,12 +471,12 @@ async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], o
                    rows: list[ResultRow], progress: Progress, state: dict[str, Any]) -> None:
     argv = repl_argv(config)
     async with anyio.create_task_group() as tg:
-        current: dict[str, anyio.CancelScope | None] = {"scope": None}
+        current: dict[str, Any] = {"scope": None, "interrupted": False}
 
         async def watch_sigint() -> None:
             with anyio.open_signal_receiver(signal.SIGINT) as signals:
                 async for _sig in signals:
-                    state["interrupted"] = True
+                    state["interrupted"] = current["interrupted"] = True
                     if current["scope"] is not None:
                         current["scope"].cancel()
 
@@ -476,10 +486,8 @@ async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], o
             for thm in theorems:
                 if state["interrupted"]:
                     break
-                scope = anyio.CancelScope()
-                current["scope"] = scope
                 row = await _search_one(config, thm, repeat=repeat, argv=argv, out=out, progress=progress,
-                                        scope=scope)
+                                        current=current)
                 current["scope"] = None
                 writer.write(row)
                 rows.append(row)
