@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     c.add_argument("transcripts", nargs="+", metavar="X.in", help="transcripts (X, X.in or X.expected.out)")
     c.add_argument("--repl", metavar="CMD", help="repl command line (default: the embedded prover, "
-                   "python -m lean_env.minilean); e.g. 'lake env repl'")
+                   "python -m lean_env.minilean); e.g. 'lake env repl'. {transcript} in it becomes the path of "
+                   "the X.in being checked")
     c.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
     c.add_argument("--memory-limit-mb", type=float, default=None, help="kill the repl above this resident size")
     c.add_argument("--keep-workdir", action="store_true", help="keep the temporary working copy")

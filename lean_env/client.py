@@ -105,6 +105,21 @@ def _label(request: Any) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+class _LazyLabel:
+    """The text naming a request, computed only when an error message needs it."""
+
+    __slots__ = ("_data", "_text")
+
+    def __init__(self, data: Any):
+        self._data = data
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = _label(self._data)
+        return self._text
+
+
 class _Child:
     """Uniform handle over a spawned ``Popen`` or an attached process object."""
 
@@ -273,7 +288,7 @@ class _Core:
                 "Start a new repl.",
                 returncode=self._child.poll(),
                 stderr_tail=self.stderr_tail(),
-                request=label,
+                request=str(label),
                 pid=self.pid,
             )
 
@@ -364,7 +379,7 @@ class _Core:
             f"{self._where()}: no reply within {timeout:g} s to {label}; the process was killed. "
             "Give a larger timeout= if the request is legitimately slow.",
             timeout=timeout,
-            request=label,
+            request=str(label),
             pid=self.pid,
         )
 
@@ -378,7 +393,7 @@ class _Core:
             rss=rss,
             returncode=code,
             stderr_tail=self.stderr_tail(),
-            request=label,
+            request=str(label),
             pid=self.pid,
         )
 
@@ -390,7 +405,7 @@ class _Core:
         text += "\n--- stderr tail ---\n" + (tail[-4000:] if tail else "(empty)")
         if partial:
             text += "\n--- unfinished reply on stdout ---\n" + partial[-2000:]
-        return ReplCrashed(text, returncode=code, stderr_tail=tail, request=label, pid=self.pid)
+        return ReplCrashed(text, returncode=code, stderr_tail=tail, request=str(label), pid=self.pid)
 
     def _protocol_error(self, e: ProtocolError, label: str, raw: bytes) -> ProtocolError:
         self._dead = "protocol error"
@@ -398,7 +413,7 @@ class _Core:
         if e.raw is None:  # valid JSON of the wrong shape: show it
             shown = raw.decode("utf-8", errors="replace")
             text += "\n--- raw reply ---\n" + (shown if len(shown) <= 2000 else shown[:2000] + " ...")
-        return ProtocolError(text, raw=raw, request=label)
+        return ProtocolError(text, raw=raw, request=str(label))
 
     def _decode(self, raw: bytes, label: str) -> Response:
         return parse_response(decode_frame(raw, request=label))
@@ -466,17 +481,18 @@ class ReplClient(_Core):
 
     def request(self, request: Request | Mapping[str, Any], *, timeout: float | None = None) -> Response:
         """Send one request and return the typed reply."""
-        label = _label(request)
-        raw = self.request_raw(encode_request(request), timeout=timeout, label=label)
+        data = encode_request(request)
+        label = _LazyLabel(data)
+        raw = self.request_raw(data, timeout=timeout, label=label)
         try:
             return self._decode(raw, label)
         except ProtocolError as e:
             self._terminate()
             raise self._protocol_error(e, label, raw) from e
 
-    def request_raw(self, data: bytes, *, timeout: float | None = None, label: str | None = None) -> bytes:
+    def request_raw(self, data: bytes, *, timeout: float | None = None, label: Any = None) -> bytes:
         """Send request bytes as they are (they must end with a blank line); return the reply frame's bytes."""
-        label = label if label is not None else _label(data)
+        label = label if label is not None else _LazyLabel(data)
         self._usable(label)
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
@@ -690,8 +706,9 @@ class AsyncReplClient(_Core):
 
     async def request(self, request: Request | Mapping[str, Any], *, timeout: float | None = None) -> Response:
         """Send one request and return the typed reply."""
-        label = _label(request)
-        raw = await self.request_raw(encode_request(request), timeout=timeout, label=label)
+        data = encode_request(request)
+        label = _LazyLabel(data)
+        raw = await self.request_raw(data, timeout=timeout, label=label)
         try:
             return self._decode(raw, label)
         except ProtocolError as e:
@@ -699,9 +716,9 @@ class AsyncReplClient(_Core):
                 await self._terminate()
             raise self._protocol_error(e, label, raw) from e
 
-    async def request_raw(self, data: bytes, *, timeout: float | None = None, label: str | None = None) -> bytes:
+    async def request_raw(self, data: bytes, *, timeout: float | None = None, label: Any = None) -> bytes:
         """Send request bytes as they are (they must end with a blank line); return the reply frame's bytes."""
-        label = label if label is not None else _label(data)
+        label = label if label is not None else _LazyLabel(data)
         async with self._lock:
             self._usable(label)
             timeout = self.timeout if timeout is None else timeout

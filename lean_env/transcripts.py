@@ -48,7 +48,8 @@ __all__ = [
 
 IN_SUFFIX = ".in"
 OUT_SUFFIX = ".expected.out"
-WORKDIR_NAME = "test"  # the repl's test runner keeps transcripts in test/ and runs from its parent
+WORKDIR_NAME = "test"
+TRANSCRIPT_PLACEHOLDER = "{transcript}"  # in a repl argv: replaced by the checked transcript's X.in path  # the repl's test runner keeps transcripts in test/ and runs from its parent
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,9 @@ def check_transcripts(
     """Run each transcript's requests through a fresh repl (``argv``; default: the embedded prover) and compare.
 
     All transcripts share one temporary working copy and run in the given order (so one may unpickle what an
-    earlier one pickled).  A transport failure ends that transcript and is reported, not raised.
+    earlier one pickled).  ``{transcript}`` in an argument of ``argv`` is replaced by the transcript's own
+    ``X.in`` path (e.g. to check each transcript against its replay).  A transport failure ends that
+    transcript and is reported, not raised.
     """
     from lean_env.client import ReplClient
     from lean_env.repl_cmd import minilean_argv
@@ -299,7 +302,8 @@ def check_transcripts(
             if bad is not None:
                 result.problem = f"{bad.error} (the repl exits on such a request)"
             try:
-                with ReplClient.spawn(argv, cwd=workdir, env=env, timeout=timeout, memory_limit=memory_limit) as c:
+                this_argv = [a.replace(TRANSCRIPT_PLACEHOLDER, str(t.in_path)) for a in argv]
+                with ReplClient.spawn(this_argv, cwd=workdir, env=env, timeout=timeout, memory_limit=memory_limit) as c:
                     for index, req in enumerate(t.requests):
                         if req.error:
                             break
@@ -319,7 +323,7 @@ def check_transcripts(
                         if rr.expected is not None:
                             rr.diff = json_diff(rr.expected, rr.got)
             except ReplError as e:
-                result.problem = f"could not run the repl {argv}: {e}"
+                result.problem = f"could not run the repl {this_argv}: {e}"
             result.seconds = time.monotonic() - started
             if log is not None:
                 result.report(log)

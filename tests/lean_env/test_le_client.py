@@ -351,3 +351,24 @@ def test_spawned_requests_fail_cleanly_after_close():
     c.close()  # idempotent
     with pytest.raises(ReplError, match="client is closed"):
         c.request(Command(cmd="echo"))
+
+
+def test_clients_on_a_frozen_and_thawed_repl_continue_its_session(criu, transcripts_dir):
+    """Freeze a repl peer mid-session with CRIU; a client on the thawed copy continues where it stood."""
+    import criu_backend
+
+    path = transcripts_dir / "proof_branching2"
+    recorded = load_transcript(path)
+    with criu_backend.ImageStore() as store, criu_backend.spawn(replay_argv(path)) as orig:
+        with ReplClient.attach(orig) as c:
+            for req in recorded.requests[:3]:
+                c.request(parse_request(req.obj))
+        image = criu_backend.freeze(orig, store)
+
+        async def continue_on(proc):
+            async with AsyncReplClient.attach(proc, timeout=30) as ac:
+                return [to_json(await ac.request(parse_request(r.obj))) for r in recorded.requests[3:]]
+
+        with criu_backend.thaw(image) as clone:
+            assert anyio.run(continue_on, clone) == [r.obj for r in recorded.replies[3:]]
+        assert anyio.run(continue_on, orig) == [r.obj for r in recorded.replies[3:]]

@@ -74,15 +74,19 @@ def test_json_diff_ignores_key_order_and_shows_changes():
 
 
 def test_check_passes_against_the_replay_of_the_same_transcript(all_transcripts):
-    checked = 0
+    """Every transcript with a full recording, checked against its own replay ({transcript} placeholder)."""
+    by_dir: dict = {}
     for path in all_transcripts:
         t = load_transcript(path)
-        if t.replies is None or len(t.replies) != len(t.requests):
-            continue
-        [result] = check_transcripts([path], argv=replay_argv(path), timeout=30)
-        assert result.ok, (path, result.problem, [(r.error, r.diff) for r in result.results if not r.ok])
-        checked += 1
-    assert checked >= 40
+        if t.replies is not None and len(t.replies) == len(t.requests):
+            by_dir.setdefault(path.parent, []).append(path)
+    results = []
+    for paths in by_dir.values():
+        results += check_transcripts(paths, argv=replay_argv("{transcript}"), timeout=30)
+    assert len(results) >= 40
+    for result in results:
+        assert result.ok, (result.transcript.in_path, result.problem,
+                           [(r.error, r.diff) for r in result.results if not r.ok])
 
 
 def test_check_cli_passes_and_fails_with_a_readable_diff(transcripts_dir, tmp_path):
