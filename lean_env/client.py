@@ -1,10 +1,11 @@
 """A repl client over any process's pipes: sync (``ReplClient``) and async (``AsyncReplClient``, anyio).
 
 The process is either spawned here (``spawn(argv)``: a plain subprocess in its own session, so a kill reaches
-``lake``'s child too) or attached (``attach(proc)``: anything with ``.pid``, ``.stdin``/``.stdout``/``.stderr``
-(int fds or objects with ``fileno()``), ``.poll()``, ``.wait(timeout)``, ``.kill()`` -- e.g. a
-``criu_backend.Proc`` thawed by CRIU).  An attached process is only killed on a transport failure, or on
-``close()`` when attached with ``owned=True``.
+``lake``'s child too; ``UV_USE_IO_URING=0`` is added to its environment unless set) or attached
+(``attach(proc)``: anything with ``.pid``, ``.stdin``/``.stdout``/``.stderr`` (int fds or objects with
+``fileno()``), ``.poll()``, ``.kill()`` -- e.g. a ``criu_backend.Proc`` thawed by CRIU).  An attached process
+is only killed on a transport failure, or on ``close()`` when attached with ``owned=True`` (then its own
+``close()`` is called too).
 
 What the repl lacks, the client adds:
 
@@ -48,6 +49,7 @@ from lean_env.protocol import (
     UnpickleProofState,
     parse_response,
 )
+from lean_env.repl_cmd import CRIU_SAFE_ENV
 
 __all__ = [
     "ReplClient",
@@ -123,7 +125,7 @@ class _LazyLabel:
 class _Child:
     """Uniform handle over a spawned ``Popen`` or an attached process object."""
 
-    __slots__ = ("proc", "pid", "stdin", "stdout", "stderr", "spawned", "owned", "_flags")
+    __slots__ = ("proc", "pid", "stdin", "stdout", "stderr", "spawned", "owned", "_flags", "_group_killed")
 
     def __init__(self, proc: Any, *, spawned: bool, owned: bool):
         self.proc = proc
@@ -135,6 +137,7 @@ class _Child:
             raise TypeError("attach: the process needs .stdin and .stdout pipes")
         self.spawned = spawned
         self.owned = owned
+        self._group_killed = False
         self._flags: dict[int, int] = {}
         for fd in (self.stdin, self.stdout, self.stderr):
             if fd is not None and fd not in self._flags:
@@ -155,7 +158,9 @@ class _Child:
                 pass
 
     def kill_group(self) -> None:
-        if self.spawned:
+        """SIGKILL the session we started (once: afterwards its id may be reused)."""
+        if self.spawned and not self._group_killed:
+            self._group_killed = True
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -199,6 +204,9 @@ def _popen(argv: Sequence[str], cwd: str | os.PathLike | None, env: Mapping[str,
     argv = [os.fspath(a) for a in argv]
     if not argv:
         raise ValueError("spawn: empty command line")
+    full_env = dict(os.environ if env is None else env)
+    for key, value in CRIU_SAFE_ENV.items():
+        full_env.setdefault(key, value)
     try:
         return subprocess.Popen(
             argv,
@@ -206,7 +214,7 @@ def _popen(argv: Sequence[str], cwd: str | os.PathLike | None, env: Mapping[str,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=full_env,
             bufsize=0,
             close_fds=True,
             start_new_session=True,
@@ -267,6 +275,10 @@ class _Core:
         return self._dead is None and not self._closed and self._child.poll() is None
 
     def stderr_tail(self) -> str:
+        """The last bytes the process wrote to stderr (read while awaiting replies), as text."""
+        if not self._stderr_tail and callable(getattr(self._child.proc, "stderr_tail", None)):
+            kept = self._child.proc.stderr_tail()  # e.g. criu_backend.Proc keeps its own tail
+            return kept.decode("utf-8", errors="replace") if isinstance(kept, bytes) else str(kept)
         return self._stderr_tail.decode("utf-8", errors="replace")
 
     def __repr__(self) -> str:

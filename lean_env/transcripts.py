@@ -48,8 +48,8 @@ __all__ = [
 
 IN_SUFFIX = ".in"
 OUT_SUFFIX = ".expected.out"
-WORKDIR_NAME = "test"
-TRANSCRIPT_PLACEHOLDER = "{transcript}"  # in a repl argv: replaced by the checked transcript's X.in path  # the repl's test runner keeps transcripts in test/ and runs from its parent
+WORKDIR_NAME = "test"  # the repl's test runner keeps transcripts in test/ and runs from its parent
+TRANSCRIPT_PLACEHOLDER = "{transcript}"  # in a repl argv: replaced by the checked transcript's X.in path
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ def _prepare_workdir(transcripts: Sequence[Transcript], root: Path) -> Path:
     (source,) = dirs
     target = root / WORKDIR_NAME
     shutil.copytree(source, target, symlinks=True)
-    for dirpath, dirnames, filenames in os.walk(target):
+    for dirpath, _dirnames, filenames in os.walk(target):
         os.chmod(dirpath, 0o755)  # the source may be read-only; pickleTo writes here
         for name in filenames:
             path = os.path.join(dirpath, name)
