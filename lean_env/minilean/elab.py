@@ -65,6 +65,8 @@ class Elaborator:
         self.st = state or ElabState()
         self.recover = True
         self.aux_fid: int | None = None
+        self.source: str | None = None
+        self.bare_ident_mode = False  # `apply c`: a bare constant keeps its implicit arguments
 
     # -- printing helpers
     def pp(self, e: Expr, lctx: LocalContext | None = None) -> str:
@@ -100,10 +102,16 @@ class Elaborator:
             return "?"
         return self.pp(s, lctx)
 
+    def _has_type_pair(self, ety: Expr, expected: Expr, lctx: LocalContext) -> tuple[str, str]:
+        a, b = self.pp(ety, lctx), self.pp(expected, lctx)
+        if a == b:
+            a, b = f"{a} : {self.type_of_type(ety, lctx)}", f"{b} : {self.type_of_type(expected, lctx)}"
+        return a, b
+
     def mismatch(self, e: Expr, ety: Expr, expected: Expr, lctx: LocalContext, syn: Syn | None) -> ElabError:
-        return self.error(
-            f"type mismatch\n  {self.pp(e, lctx)}\nhas type\n  {self.pp(ety, lctx)} : {self.type_of_type(ety, lctx)}\n"
-            f"but is expected to have type\n  {self.pp(expected, lctx)} : {self.type_of_type(expected, lctx)}", syn)
+        a, b = self._has_type_pair(ety, expected, lctx)
+        return self.error(f"Type mismatch\n  {self.pp(e, lctx)}\nhas type\n  {a}\nbut is expected to have type\n  {b}",
+                          syn)
 
     def ensure_type(self, e: Expr, expected: Expr | None, lctx: LocalContext, syn: Syn | None) -> Expr:
         if expected is None:
@@ -446,12 +454,12 @@ class Elaborator:
         f, explicit = self.elab_head(fn_s, lctx)
         fty = self.infer(f, lctx)
         args = list(arg_syns)
-        postponed: list[tuple[MVar, Syn, Expr]] = []
+        postponed: list[tuple[MVar, Syn, Expr, Expr]] = []
         while True:
             fty_w = self.whnf(fty)
             if type(fty_w) is Pi:
                 if fty_w.implicit and not explicit:
-                    if not args and expected is None and not self._more_explicit(fty_w):
+                    if not args and expected is None and self.bare_ident_mode and fn_s.kind == "ident":
                         break
                     m = self.new_mvar(lctx, fty_w.ty)
                     f = App(f, m)
@@ -468,7 +476,7 @@ class Elaborator:
                         f = App(f, m)
                         fty = instantiate(fty_w.body, m)
                         continue
-                    postponed.append((m, a_s, fty_w.ty))
+                    postponed.append((m, a_s, fty_w.ty, f))
                     f = App(f, m)
                     fty = instantiate(fty_w.body, m)
                     continue
@@ -479,7 +487,9 @@ class Elaborator:
             if args:
                 if type(fty_w) is MVar:
                     raise self.error("function expected (the type of the head is not yet known)", s)
-                raise self.error(f"function expected\n  {self.pp(f, lctx)}\nterm has type\n  {self.pp(fty, lctx)}", s)
+                raise self.error(f"Function expected at\n  {self.pp(f, lctx)}\nbut this term has type\n  "
+                                 f"{self.pp(fty, lctx)}\n\nNote: Expected a function because this term is being "
+                                 f"applied to the argument\n  {self.text_of(args[0])}", s)
             break
         if expected is not None and not postponed:
             if not self.unify(fty, expected):
@@ -488,23 +498,38 @@ class Elaborator:
                 raise self.mismatch(f, fty, expected, lctx, s)
         elif expected is not None:
             self.unify(fty, expected)
-        for m, a_s, ty in postponed:
-            a = self.elab(a_s, self.mctx.instantiate(ty), lctx)
+        for m, a_s, ty, f_before in postponed:
+            ty = self.mctx.instantiate(ty)
+            if a_s.kind in ("ident", "app", "proj", "explicit") or (a_s.kind == "paren" and
+                                                                     a_s.args[0].kind in ("ident", "app", "proj")):
+                self.bare_ident_mode = False
+                a = self.elab(a_s, None, lctx)
+                aty = self.infer(a, lctx)
+                if not self.unify(aty, ty):
+                    if self.whnf(ty) == PROP and self.whnf(aty) == BOOL:
+                        a = mk_app(Const("Eq"), BOOL, a, Const("Bool.true"))
+                    else:
+                        raise self.app_mismatch(f_before, a, aty, ty, lctx, a_s)
+            else:
+                a = self.elab(a_s, ty, lctx)
             if not self.unify(m, a):
                 aty = self.infer(a, lctx)
-                raise self.app_mismatch(f, a, aty, ty, lctx, a_s)
+                raise self.app_mismatch(f_before, a, aty, ty, lctx, a_s)
         if expected is not None and postponed:
             if not self.unify(fty, expected):
                 raise self.mismatch(f, fty, expected, lctx, s)
         return f
 
+    def text_of(self, s: Syn) -> str:
+        return self.source[s.start:s.end] if self.source is not None else "_"
+
     def _more_explicit(self, ty: Expr) -> bool:
         return False
 
     def app_mismatch(self, f: Expr, a: Expr, aty: Expr, ety: Expr, lctx: LocalContext, s: Syn) -> ElabError:
-        return self.error(f"application type mismatch\n  {self.pp(f, lctx)}\nargument\n  {self.pp(a, lctx)}\n"
-                          f"has type\n  {self.pp(aty, lctx)} : {self.type_of_type(aty, lctx)}\n"
-                          f"but is expected to have type\n  {self.pp(ety, lctx)} : {self.type_of_type(ety, lctx)}", s)
+        x, y = self._has_type_pair(aty, ety, lctx)
+        return self.error(f"Application type mismatch: The argument\n  {self.pp(a, lctx)}\nhas type\n  {x}\n"
+                          f"but is expected to have type\n  {y}\nin the application\n  {self.pp(App(f, a), lctx)}", s)
 
     # -- finishing
     def default_numerals(self) -> None:

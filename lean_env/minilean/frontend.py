@@ -104,6 +104,7 @@ def run_tactic(ps: ProofState, text: str) -> tuple[ProofState, list[dict], list[
                          f"{e.message}") from e
     mctx = ps.mctx.copy()
     el = Elaborator(ps.env, mctx)
+    el.source = text
     runner = TacticRunner(el, ps.goals)
     try:
         runner.run_seq(seq)
@@ -211,6 +212,7 @@ class CommandRunner:
     def check_cmd(self, p: Parser, env: Env, start: int, end: int) -> Env:
         s = p.term()
         el = Elaborator(env, MetaCtx())
+        el.source = self.text
         lctx = LocalContext()
         if s.kind == "ident" and s.args[0] in env:
             c = env.get(s.args[0])
@@ -244,8 +246,8 @@ class CommandRunner:
         n_before = len(self.messages)
         mctx = MetaCtx()
         el = Elaborator(env, mctx)
+        el.source = self.text
         lctx = LocalContext()
-        errors: list[Msg] = []
         value: Expr | None = None
         ty: Expr | None = None
         aux = frozenset()

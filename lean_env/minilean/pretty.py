@@ -69,7 +69,7 @@ class Printer:
         if t is MVar:
             if self.mctx is not None:
                 d = self.mctx.decls.get(e.id)
-                if d is not None and d.tag and d.synthetic:
+                if d is not None and d.tag:
                     return f"?{d.tag}"
             return f"?m.{e.id}"
         if t is Sort:

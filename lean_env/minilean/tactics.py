@@ -176,7 +176,7 @@ class TacticRunner:
         if type(t) is not Pi:
             t2 = self.whnf(t)
             if type(t2) is not Pi:
-                raise self.fail("intro", "", g, s) if False else ElabError(
+                raise ElabError(
                     f"Tactic `introN` failed: There are no additional binders or `let` bindings in the goal to "
                     f"introduce\n\n{self.el.pp_goal(g)}", s.start, s.end)
             t = t2
@@ -227,7 +227,11 @@ class TacticRunner:
         el = self.el
         before = set(el.mctx.decls)
         try:
-            e = el.elab(s.args[0], None, d.lctx)
+            el.bare_ident_mode = True
+            try:
+                e = el.elab(s.args[0], None, d.lctx)
+            finally:
+                el.bare_ident_mode = False
             el.default_numerals()
             el.check_holes()
             self.run_pending()
@@ -271,9 +275,14 @@ class TacticRunner:
         else:
             self.restore(saved)
             what = "conclusion" if n else "type"
+            shown = f"@{e.name}" if type(e) is Const else el.pp(e, d.lctx)
+            self.restore(saved)
+            concl = self._conclusion_with_mvars(e, ety, n, d.lctx)
+            full = el.env.get(e.name).type if type(e) is Const else ety
+            note = f"\n\nNote: The full type of `{shown}` is\n  {el.pp(full, d.lctx)}" if n else ""
             raise ElabError(
-                f"Tactic `apply` failed: could not unify the {what} of `{el.pp(e, d.lctx)}`\n  "
-                f"{el.pp(_conclusion(self, ety, n), d.lctx)}\nwith the goal\n  {el.pp(d.type, d.lctx)}\n\n"
+                f"Tactic `apply` failed: could not unify the {what} of `{shown}`\n  "
+                f"{el.pp(concl, d.lctx)}\nwith the goal\n  {el.pp(d.type, d.lctx)}{note}\n\n"
                 f"{el.pp_goal(g)}", s.start, s.end)
         self.assign(g, f)
         inst = [(mid, name, imp) for mid, name, imp in new if mid not in el.mctx.assign]
@@ -298,18 +307,30 @@ class TacticRunner:
             goals.append(mid)
         self.replace_main(goals + extra)
 
+    def _conclusion_with_mvars(self, e: Expr, ety: Expr, n: int, lctx: LocalContext) -> Expr:
+        fty = ety
+        for _ in range(n):
+            fw = self.whnf(fty)
+            m = self.el.mctx.new_mvar(lctx, fw.ty, tag=fw.name if not fw.name.endswith("✝") else "")
+            fty = instantiate(fw.body, m)
+        return fty
+
     def t_constructor(self, s: Syn) -> None:
         g = self.main(s)
         t = self.whnf(self.decl(g).type)
         fn, args = get_app_fn_args(t)
         name = fn.name if type(fn) is Const else None
-        ctor = {"And": "And.intro", "Iff": "Iff.intro", "True": "True.intro", "Exists": "Exists.intro",
+        ctor = {"And": "And.intro", "Iff": "Iff.intro", "True": "True.intro", "Exists": "Exists.intro", "Or": "Or.inl",
                 "Nat": "Nat.zero", "Unit": "Unit.unit", "Bool": "Bool.false", "Eq": "Eq.refl"}.get(name)
         if ctor is None:
+            if name == "False":
+                raise self.fail("constructor", "no applicable constructor found", g, s)
             raise self.fail("constructor", "target is not an inductive datatype", g, s)
         if ctor == "Eq.refl":
             if not self.el.unify(args[1], args[2]):
                 raise self.fail("constructor", "no applicable constructor found", g, s)
+        if name == "False":
+            raise self.fail("constructor", "no applicable constructor found", g, s)
         self.apply_const(ctor, g, s, "constructor")
 
     def apply_const(self, name: str, g: int, s: Syn, tactic: str) -> None:
@@ -403,8 +424,8 @@ class TacticRunner:
                 self.goals.pop(0)
                 return
             raise ElabError(
-                f"Tactic `rfl` failed: The lhs\n  {self.el.pp(eq[1], d.lctx)}\nis not definitionally equal to the "
-                f"rhs\n  {self.el.pp(eq[2], d.lctx)}\n\n{self.el.pp_goal(g)}", s.start, s.end)
+                f"Tactic `rfl` failed: The left-hand side\n  {self.el.pp(eq[1], d.lctx)}\nis not definitionally equal "
+                f"to the right-hand side\n  {self.el.pp(eq[2], d.lctx)}\n\n{self.el.pp_goal(g)}", s.start, s.end)
         iff = app_of(t, "Iff", 2)
         if iff is not None and self.el.unify(iff[0], iff[1]):
             self.assign(g, App(Const("Iff.refl"), iff[0]))
@@ -425,6 +446,12 @@ class TacticRunner:
         g = self.main(s)
         d = self.decl(g)
         t = self.instantiated(d.type)
+        from .expr import fvars_of, has_mvar
+        if has_mvar(t):
+            raise ElabError(f"Expected type must not contain metavariables\n  {self.el.pp(t, d.lctx)}", s.start, s.end)
+        if fvars_of(t):
+            raise ElabError(f"Expected type must not contain free variables\n  {self.el.pp(t, d.lctx)}\n\nHint: Use "
+                            f"the `+revert` option to automatically clean up and revert free variables", s.start, s.end)
         try:
             v = evaluate(self.el.red, t, d.lctx)
         except Undecidable:
@@ -443,9 +470,8 @@ class TacticRunner:
                 return
             except ElabError:
                 self.restore(saved)
-        g = self.main(s)
-        raise ElabError(f"Tactic `trivial` failed\n\n{self.el.pp_goal(g)}" if False else
-                        "The `trivial` tactic failed to close the goal", s.start, s.end)
+        self.main(s)
+        raise ElabError("The `trivial` tactic failed to close the goal", s.start, s.end)
 
     def _true_intro(self, s: Syn) -> None:
         g = self.main(s)

@@ -53,8 +53,8 @@ TACTICS = ["intro h", "intro h1 h2", "constructor", "left", "right", "assumption
            "· assumption", "exact (fun x => x)", "apply Classical.byContradiction", "decide", "rfl", "done",
            "cases hp", "exact hp", "apply a", "exact c", "exfalso; exact hn h"]
 
-SOLVER = ("repeat (first | intro h | cases h | constructor | assumption | contradiction | trivial "
-          "| (left; assumption) | (right; assumption) | (exfalso; assumption))")
+SOLVER = ("repeat (first | intro h | cases h | assumption | contradiction | (left; assumption) "
+          "| (right; assumption) | constructor | trivial | (exfalso; assumption))")
 
 
 @pytest.fixture(scope="module")
