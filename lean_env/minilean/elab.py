@@ -128,8 +128,9 @@ class Elaborator:
         d = _find_local(lctx, name)
         if d is not None:
             return FVar(d.fid)
-        if name in self.env:
-            return Const(name)
+        full = self.env.resolve_global(name)
+        if full is not None:
+            return Const(full)
         if self.env.mathlib and name in ("ℕ", "ℤ"):
             return NAT if name == "ℕ" else INT
         if name == "Prop":
@@ -140,7 +141,8 @@ class Elaborator:
         for k in range(len(parts) - 1, 0, -1):
             head = ".".join(parts[:k])
             d = _find_local(lctx, head)
-            base: Expr | None = FVar(d.fid) if d is not None else (Const(head) if head in self.env else None)
+            full = self.env.resolve_global(head) if d is None else None
+            base: Expr | None = FVar(d.fid) if d is not None else (Const(full) if full is not None else None)
             if base is not None:
                 e = base
                 for f in parts[k:]:

@@ -10,10 +10,11 @@ class MiniLeanError(Exception):
 class ParseError(MiniLeanError):
     """Text that the parser rejects, at codepoint ``offset`` of the parsed text."""
 
-    def __init__(self, message: str, offset: int) -> None:
+    def __init__(self, message: str, offset: int, end: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.offset = offset
+        self.end = offset if end is None else end
 
 
 class ElabError(MiniLeanError):

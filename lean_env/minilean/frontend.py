@@ -125,8 +125,10 @@ def run_tactic(ps: ProofState, text: str) -> tuple[ProofState, list[dict], list[
 class CommandRunner:
     """Processes one `cmd` text on top of an environment (or a fresh one after its header)."""
 
-    def __init__(self, text: str, env: Env | None, load_imports, *, file_name: str = "<input>") -> None:
+    def __init__(self, text: str, env: Env | None, load_imports, *, root_goals: bool = False) -> None:
         self.text = text
+        self.root_goals = root_goals
+        self.root_sorries: list[tuple[str, tuple, ProofState]] = []
         self.src = Source(text)
         self.env0 = env
         self.load_imports = load_imports
@@ -161,12 +163,12 @@ class CommandRunner:
             try:
                 env = self.command(p, env)
             except ParseError as e:
-                self.msg("error", e.message, e.offset, e.offset)
+                self.msg("error", e.message, e.offset, e.end)
                 self.skip_to_command(p, start_tok)
             except ElabError as e:
                 self.msg("error", e.message, e.start, e.end)
                 self.skip_to_command(p, start_tok)
-        return CommandResult(env, self.messages, self.sorries)
+        return CommandResult(env, self.messages, self.sorries + self.root_sorries)
 
     def skip_to_command(self, p: Parser, start_tok) -> None:
         if p.tok is start_tok:
@@ -188,7 +190,7 @@ class CommandRunner:
                 return self.check_cmd(p, env, t.start, k.end)
             raise ElabError(f"MiniLean: command `{kw}` is outside the supported fragment", t.start, k.end)
         if t.kind != "ident":
-            raise ParseError(f"unexpected token '{t.text}'; expected command", t.start)
+            p.error_expected("command")
         kw = t.text
         if kw in ("theorem", "lemma", "example", "def", "abbrev"):
             return self.declaration(p, env)
@@ -203,11 +205,58 @@ class CommandRunner:
                     p.advance()
                 return env
             if kw == "variable":
-                raise ElabError("MiniLean: `variable` is outside the supported fragment", t.start, t.end)
+                return self.variable_cmd(p, env)
+            names = []
             while p.tok.kind == "ident" and not p.tok.first_on_line and p.tok.text not in COMMAND_KEYWORDS:
-                p.advance()
+                names.append(p.advance().text)
+            if kw == "open":
+                opens = list(env.opens)
+                for n in names:
+                    full = self._namespace_of(env, n)
+                    if full is None:
+                        raise ElabError(f"unknown namespace '{n}'", t.start, p.prev_end())
+                    opens.append(full)
+                return env.with_option("open", tuple(opens))
+            if kw in ("namespace", "section"):
+                stack = env.options.get("scopes", ()) + ((kw, names[0] if names else "", env.namespace,
+                                                          env.opens, env.variables),)
+                env = env.with_option("scopes", stack)
+                if kw == "namespace" and names:
+                    ns = f"{env.namespace}.{names[0]}" if env.namespace else names[0]
+                    env = env.with_option("namespace", ns)
+                return env
+            if kw == "end":
+                stack = env.options.get("scopes", ())
+                if not stack:
+                    raise ElabError("invalid 'end', insufficient scopes", t.start, p.prev_end())
+                kind, name, ns, opens, variables = stack[-1]
+                if (names[0] if names else "") != name:
+                    raise ElabError(f"invalid 'end', name mismatch (expected {name or 'nothing'})", t.start,
+                                    p.prev_end())
+                env = env.with_option("scopes", stack[:-1]).with_option("namespace", ns)
+                return env.with_option("open", opens).with_option("variables", variables)
             return env
-        raise ParseError(f"unexpected identifier; expected command", t.start)
+        p.error_expected("command")
+
+    def _namespace_of(self, env: Env, n: str) -> str | None:
+        cands = [f"{env.namespace}.{n}" if env.namespace else n, n]
+        for c in cands:
+            prefix = c + "."
+            if any(k.startswith(prefix) for k in env.local) or any(k.startswith(prefix) for k in env.base):
+                return c
+        return None
+
+    def variable_cmd(self, p: Parser, env: Env) -> Env:
+        binders = p.binders(allow_bare_typed=False)
+        if not binders:
+            p.error_expected("binder")
+        el = Elaborator(env, MetaCtx())
+        el.source = self.text
+        lctx = LocalContext(tuple(LocalDecl(fid, n, ty) for fid, n, ty, _ in env.variables))
+        lctx2, bs = el.elab_binders(binders, lctx)
+        el.default_numerals()
+        new = tuple((fid, n, el.mctx.instantiate(ty), imp) for fid, n, ty, imp in bs)
+        return env.with_option("variables", env.variables + new)
 
     def check_cmd(self, p: Parser, env: Env, start: int, end: int) -> Env:
         s = p.term()
@@ -225,6 +274,14 @@ class CommandRunner:
         return env
 
     def declaration(self, p: Parser, env: Env) -> Env:
+        saved = p.stop_col
+        p.stop_col = p.tok.col  # a `by` block or term ends at a line starting at or left of the command
+        try:
+            return self._declaration(p, env)
+        finally:
+            p.stop_col = saved
+
+    def _declaration(self, p: Parser, env: Env) -> Env:
         kw = p.advance()
         kind = kw.text
         name = None
@@ -247,10 +304,14 @@ class CommandRunner:
         mctx = MetaCtx()
         el = Elaborator(env, mctx)
         el.source = self.text
-        lctx = LocalContext()
+        variables = env.variables
+        lctx = LocalContext(tuple(LocalDecl(fid, n, t) for fid, n, t, _ in variables))
         value: Expr | None = None
         ty: Expr | None = None
         aux = frozenset()
+        full_name = None
+        if name is not None:
+            full_name = f"{env.namespace}.{name.text}" if env.namespace else name.text
         try:
             lctx, bs = el.elab_binders(binders, lctx)
             if ty_s is not None:
@@ -258,11 +319,13 @@ class CommandRunner:
                 el.default_numerals()
                 el.check_holes()
                 ty = mctx.instantiate(ty)
+            if variables:
+                lctx = self._used_variables(lctx, variables, ty, mctx)
             if name is not None and ty is not None:
                 fid = fresh_id()
                 full = ty
-                for fid_b, nm, bty, imp in reversed(bs):
-                    full = Pi(nm, bty, abstract(full, fid_b), imp)
+                for d in reversed([d for d in lctx.decls if not d.aux]):
+                    full = Pi(d.name, d.type, abstract(full, d.fid))
                 lctx = lctx.add(LocalDecl(fid, name.text, full, aux=True))
                 aux = frozenset([fid])
             value = self.elab_body(el, body_s, ty, lctx)
@@ -290,9 +353,13 @@ class CommandRunner:
                                   f"recursion cannot be used, `{nm}` does not take any (non-fixed) arguments", *ref)
                 has_err = True
         # sorries: in elaboration order, each with a proof state over the environment before this command
+        before_env = self.header_env if self.env0 is None else self.env0
         for rec in el.st.sorries:
-            text, st = sorry_state(self.header_env if self.env0 is None else self.env0, mctx, rec, aux)
+            text, st = sorry_state(before_env, mctx, rec, aux)
             self.sorries.append((text, (rec.start, rec.end), st))
+        if self.root_goals and ty is not None and body_s.kind == "by":
+            text, st = sorry_state(before_env, MetaCtx(), SorryRec(lctx, ty, "", body_s.start, body_s.start), aux)
+            self.root_sorries.append((text, (body_s.start, body_s.start), st))
         if not has_err and value is not None and has_sorry(value):
             self.msg("warning", "declaration uses `sorry`", *ref)
         if name is None or ty is None:
@@ -306,8 +373,23 @@ class CommandRunner:
             full_val = Sorry(full_ty, True, 0)
             if has_mvar(full_ty):
                 return env
-        return env.add(ConstInfo(name.text, full_ty, full_val, "def" if kind in ("def", "abbrev") else "theorem",
+        return env.add(ConstInfo(full_name, full_ty, full_val, "def" if kind in ("def", "abbrev") else "theorem",
                                  has_err or has_sorry(full_val)))
+
+    def _used_variables(self, lctx: LocalContext, variables, ty: Expr | None, mctx: MetaCtx) -> LocalContext:
+        """Keep the section variables the signature mentions (and those their types mention)."""
+        var_ids = {fid for fid, _, _, _ in variables}
+        used: set[int] = set()
+        todo = [mctx.instantiate(d.type) for d in lctx.decls if d.fid not in var_ids]
+        if ty is not None:
+            todo.append(ty)
+        while todo:
+            e = todo.pop()
+            for fid in fvars_of(e):
+                if fid in var_ids and fid not in used:
+                    used.add(fid)
+                    todo.append(lctx.get(fid).type)
+        return LocalContext(tuple(d for d in lctx.decls if d.fid not in var_ids or d.fid in used))
 
     def elab_body(self, el: Elaborator, body_s: Syn, ty: Expr | None, lctx: LocalContext) -> Expr:
         if body_s.kind == "by":

@@ -54,6 +54,40 @@ class Env:
         local[info.name] = info
         return Env(self.base, local, self.imports, self.options)
 
+    def with_option(self, key: str, value) -> "Env":
+        opts = dict(self.options)
+        opts[key] = value
+        return Env(self.base, self.local, self.imports, opts)
+
+    @property
+    def namespace(self) -> str:
+        return self.options.get("namespace", "")
+
+    @property
+    def opens(self) -> tuple[str, ...]:
+        return self.options.get("open", ())
+
+    @property
+    def variables(self) -> tuple:
+        """Section variables: (fid, name, type, implicit), types over earlier variables' free variables."""
+        return self.options.get("variables", ())
+
+    def resolve_global(self, name: str) -> str | None:
+        """The full name `name` denotes: itself, or prefixed by the current or an opened namespace."""
+        ns = self.namespace
+        while ns:
+            full = f"{ns}.{name}"
+            if full in self:
+                return full
+            ns = ns.rpartition(".")[0]
+        if name in self:
+            return name
+        for o in self.opens:
+            full = f"{o}.{name}"
+            if full in self:
+                return full
+        return None
+
     @property
     def mathlib(self) -> bool:
         return any(m == "Mathlib" or m.startswith("Mathlib.") for m in self.imports)

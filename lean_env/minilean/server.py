@@ -62,7 +62,7 @@ class ReplServer:
             if not isinstance(env_id, int) or not 0 <= env_id < len(self.envs):
                 return {"message": "Unknown environment."}
             env = self.envs[env_id]
-        res = CommandRunner(text, env, self.loader).run()
+        res = CommandRunner(text, env, self.loader, root_goals=req.get("rootGoals") is True).run()
         out: dict = {}
         sorries = []
         for goal, rng, st in res.sorries:
@@ -112,13 +112,14 @@ class ReplServer:
         if not 0 <= i < len(self.envs):
             return {"message": "Unknown environment."}
         env = self.envs[i]
-        _write(req["pickleTo"], {"kind": "env", "imports": list(env.imports), "local": env.local})
+        _write(req["pickleTo"], {"kind": "env", "imports": list(env.imports), "local": env.local,
+                                 "options": _picklable_options(env.options)})
         return {"env": i}
 
     def unpickle_env(self, req: dict) -> dict:
         data = _read(req["unpickleEnvFrom"], "env")
         base = self.loader(data["imports"])
-        env = Env(base.base, dict(data["local"]), tuple(data["imports"]))
+        env = Env(base.base, dict(data["local"]), tuple(data["imports"]), {**base.options, **data["options"]})
         return {"env": self.record_env(env)}
 
     def pickle_state(self, req: dict) -> dict:
@@ -127,6 +128,7 @@ class ReplServer:
             return {"message": "Unknown proof State."}
         st = self.states[i]
         _write(req["pickleTo"], {"kind": "state", "imports": list(st.env.imports), "local": st.env.local,
+                                 "options": _picklable_options(st.env.options),
                                  "mctx": st.mctx, "goals": st.goals, "roots": st.roots, "aux": st.aux_fids})
         return self.step_response(st, [], [])
 
@@ -140,9 +142,14 @@ class ReplServer:
             env = Env(env0.base, {**env0.local, **data["local"]}, env0.imports)
         else:
             base = self.loader(data["imports"])
-            env = Env(base.base, dict(data["local"]), tuple(data["imports"]))
+            env = Env(base.base, dict(data["local"]), tuple(data["imports"]), {**base.options, **data["options"]})
         st = ProofState(env, data["mctx"], list(data["goals"]), list(data["roots"]), data["aux"])
         return self.step_response(st, [], [])
+
+
+def _picklable_options(options: dict) -> dict:
+    """Scope data (namespace, opens, variables); the premise index is rebuilt by the import, not stored."""
+    return {k: v for k, v in options.items() if k != "premise_index"}
 
 
 class BadRequest(MiniLeanError):
@@ -182,6 +189,8 @@ def _read(path: str, kind: str) -> dict:
                 for x in subterms(e):
                     if hasattr(x, "id"):
                         top = max(top, x.id)
+    for fid, _, ty, _ in data.get("options", {}).get("variables", ()):
+        top = max([top, fid, *[x.id for x in subterms(ty) if hasattr(x, "id")]])
     if "mctx" in data:
         top = max([top, *data["mctx"].decls.keys(), *[d.fid for m in data["mctx"].decls.values()
                                                        for d in m.lctx.decls]])

@@ -175,6 +175,9 @@ class Binder:
 COMMAND_KEYWORDS = {"theorem", "lemma", "example", "def", "abbrev", "#check", "#eval", "#print", "open",
                     "import", "namespace", "section", "end", "variable", "set_option", "universe",
                     "instance", "noncomputable", "private", "protected", "@["}
+KEYWORDS = {"sorry", "by", "fun", "have", "show", "from", "at", "with", "then", "else", "do", "let", "if", "match",
+            "theorem", "lemma", "example", "def", "abbrev", "import", "open", "namespace", "section", "end",
+            "variable", "set_option", "universe", "instance", "in", "using", "calc", "Type", "Prop", "Sort"}
 TACTIC_TERMINATORS = {")", "}", "]", "|", ";", "<;>", "⟩", ","}
 
 BINOPS = {  # symbol -> (precedence, left arg prec, right arg prec, name)
@@ -234,7 +237,9 @@ class Parser:
         t = self.tok
         if t.kind == "eof":
             raise ParseError(f"unexpected end of input; expected {what}", t.start)
-        raise ParseError(f"unexpected token '{t.text}'; expected {what}", t.start)
+        if t.kind == "ident" and t.text not in KEYWORDS:
+            raise ParseError(f"unexpected identifier; expected {what}", t.start, t.end)
+        raise ParseError(f"unexpected token '{t.text}'; expected {what}", t.start, t.end)
 
     def broken_by_layout(self, t: Token | None = None) -> bool:
         t = t or self.tok
@@ -535,8 +540,7 @@ class Parser:
         return Syn("seq", tacs[0].start, tacs[-1].end, (tacs,))
 
     def error_unexpected_in_tactic(self):
-        t = self.tok
-        raise ParseError(f"unexpected token '{t.text}'; expected command", t.start)
+        self.error_expected("command")
 
     def tactic_then(self) -> Syn:
         left = self.tactic()

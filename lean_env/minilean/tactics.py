@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .decide import Undecidable, evaluate
-from .elab import Elaborator, SorryRec
+from .elab import Elaborator, Msg, SorryRec
+from .pretty import display_names as display_names_for
 from .errors import AbortTactic, ElabError
 from .expr import (App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
                    abstract, app_of, fresh_id, get_app_fn_args, has_loose_bvar, instantiate, mk_app, mvars_of)
@@ -76,7 +77,7 @@ class TacticRunner:
 
     def run(self, s: Syn) -> None:
         k = s.kind
-        meth = getattr(self, "t_" + k.replace("'", "_"), None)
+        meth = getattr(self, "t_" + k.replace("'", "_").replace("?", "_q"), None)
         if meth is None:
             raise ElabError(f"MiniLean: tactic `{k}` is outside the supported fragment", s.start, s.end)
         meth(s)
@@ -1104,10 +1105,92 @@ class TacticRunner:
     def t_unsupported(self, s: Syn) -> None:
         raise ElabError(f"MiniLean: tactic `{s.args[0]}` is outside the supported fragment", s.start, s.end)
 
-    def t_exact_(self, s: Syn) -> None:
+    def t_exact_q(self, s: Syn) -> None:
+        """`exact?`: close the main goal with `rfl`, a hypothesis, or a lemma whose premises are hypotheses."""
+        g = self.main(s)
+        d = self.decl(g)
+        el = self.el
+        for text, term in self._exact_candidates(g):
+            saved = self.save()
+            try:
+                e = term()
+                if e is not None and not any(m not in el.mctx.assign for m in mvars_of(self.instantiated(e))):
+                    e = self.instantiated(e)
+                    self.assign(g, e)
+                    self.goals.pop(0)
+                    shown = el.pp(e, d.lctx) if type(e) is not Const or e.name != "Eq.refl" else "rfl"
+                    el.st.messages.append(Msg("info", s.start, s.end, f"Try this:\n  [apply] exact {shown}"))
+                    return
+            except ElabError:
+                pass
+            self.restore(saved)
         raise ElabError("`exact?` could not close the goal. Try `apply?` to see partial suggestions.", s.start, s.end)
 
-    def t_apply_(self, s: Syn) -> None:
+    def _exact_candidates(self, g: int):
+        el = self.el
+        d = self.decl(g)
+        target = self.instantiated(d.type)
+        eq = app_of(self.whnf(target), "Eq", 3)
+        if eq is not None:
+            yield (lambda: "rfl"), (lambda: mk_app(Const("rfl"), eq[0], eq[1]) if el.unify(eq[1], eq[2]) else None)
+        hyps = [h for h in reversed(d.lctx.decls) if not h.aux]
+        names = display_names_for(d.lctx)
+        for h in hyps:
+            yield (lambda h=h: names.get(h.fid, h.name)), (lambda h=h: FVar(h.fid) if el.unify(h.type, target) else None)
+        head = get_app_fn_args(self.whnf(target))[0]
+        hname = head.name if type(head) is Const else None
+        pool = []
+        idx = el.env.options.get("premise_index")
+        if idx is not None and hname is not None:
+            pool.extend(idx[0].get(hname, ())[:200])
+        pool.extend(n for n, c in list(el.env.local.items()) + list(el.env.base.items())[:400]
+                    if c.kind in ("theorem", "axiom") and n not in pool)
+        for n in pool:
+            c = el.env.get(n)
+            if c is None:
+                continue
+            concl = c.type
+            while type(concl) is Pi:
+                concl = concl.body
+            ch = get_app_fn_args(concl)[0]
+            if type(ch) is Const and hname is not None and ch.name != hname:
+                continue
+            if type(ch) is not Const:
+                continue
+            yield from [((lambda n=n, args=None: n), (lambda n=n: self._close_with(n, g)))]
+
+    def _close_with(self, name: str, g: int):
+        """`name` applied to mvars unified with the goal, its remaining explicit premises closed by hypotheses."""
+        el = self.el
+        d = self.decl(g)
+        c = el.env.get(name)
+        f: Expr = Const(name)
+        fty = c.type
+        prem: list[MVar] = []
+        while True:
+            fw = self.whnf(fty)
+            if type(fw) is not Pi:
+                break
+            m = el.mctx.new_mvar(d.lctx, fw.ty)
+            if not fw.implicit:
+                prem.append(m)
+            f = App(f, m)
+            fty = instantiate(fw.body, m)
+        if not el.unify(fty, d.type):
+            return None
+        for m in prem:
+            if m.id in el.mctx.assign:
+                continue
+            mt = self.instantiated(el.mctx.decls[m.id].type)
+            for h in reversed(d.lctx.decls):
+                if not h.aux and el.unify(h.type, mt):
+                    el.mctx.assign[m.id] = FVar(h.fid)
+                    break
+            else:
+                return None
+        return f
+
+    def t_apply_q(self, s: Syn) -> None:
         raise ElabError("`apply?` is outside MiniLean's fragment", s.start, s.end)
 
 
