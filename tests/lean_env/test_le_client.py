@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -372,3 +373,42 @@ def test_clients_on_a_frozen_and_thawed_repl_continue_its_session(criu, transcri
         with criu_backend.thaw(image) as clone:
             assert anyio.run(continue_on, clone) == [r.obj for r in recorded.replies[3:]]
         assert anyio.run(continue_on, orig) == [r.obj for r in recorded.replies[3:]]
+
+
+def test_a_request_the_repl_cannot_parse_ends_it_like_the_real_repl(transcripts_dir):
+    """The repl throws on unparseable input and exits; the replay peer does the same, and the client says so."""
+    with ReplClient.spawn(replay_argv(transcripts_dir / "readme")) as c, pytest.raises(ReplCrashed) as info:
+        c.request_raw(b"{not json\n\n")
+    assert info.value.returncode == 1 and "Could not parse JSON" in info.value.stderr_tail
+
+
+def test_memory_of_descendants_counts_and_they_die_too(script):
+    """Like `lake env repl`: the repl proper is a child of the spawned process; its memory counts, and the
+    kill reaches it."""
+    argv = script("""
+        import subprocess, sys
+        sys.stdin.readline()
+        child = subprocess.Popen([sys.executable, "-c",
+            "import time\\nh = []\\nwhile True:\\n    h.append(bytearray(10 * 2**20)); time.sleep(0.005)"])
+        print(child.pid, file=sys.stderr, flush=True)
+        child.wait()
+    """)
+    with ReplClient.spawn(argv, memory_limit=150 * 2**20, timeout=60) as c, pytest.raises(ReplOutOfMemory) as info:
+        c.command("anything")
+    child_pid = int(info.value.stderr_tail.split()[0])
+    assert gone(info.value.pid)
+    # the orphaned grandchild is dead: reaping it is init's job (ours when the tests run as PID 1 of a namespace)
+    try:
+        os.waitpid(child_pid, 0)
+    except ChildProcessError:
+        pass
+    deadline = time.monotonic() + 5  # SIGKILL is sent; a process holding memory takes a moment to go
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(child_pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail(f"grandchild {child_pid} still running 5 s after the kill")
