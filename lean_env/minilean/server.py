@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import sys
+import traceback
 
 from .errors import MiniLeanError
 from .expr import bump_ids, subterms
@@ -240,5 +241,9 @@ def serve(loader: Loader, stdin=None, stdout=None) -> int:
             return 1
         except PickleFailed as e:
             reply = {"message": str(e)}
+        except (RecursionError, MiniLeanError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            # a defect in MiniLean: answer like a failing Lean request, keep serving, and leave a trace
+            traceback.print_exc(file=sys.stderr)
+            reply = {"message": f"Lean error:\nMiniLean internal error ({type(e).__name__}): {e}"}
         stdout.write(json.dumps(reply, ensure_ascii=False) + "\n\n")
         stdout.flush()

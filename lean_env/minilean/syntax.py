@@ -135,7 +135,10 @@ def tokenize(text: str) -> list[Token]:
                 if text.startswith(s, i):
                     break
             else:
-                raise ParseError(f"unexpected character '{ch}'", i)
+                toks.append(Token("bad", ch, start, i + 1, col, new_line))
+                i += 1
+                new_line = False
+                continue
             j = i + len(s)
             if s == "?" and j < n and (text[j] == "_" or _ident_start(text[j])):
                 k = j + 1
@@ -478,6 +481,8 @@ class Parser:
     def have_term(self) -> Syn:
         t = self.advance()
         name, ty, val = self.have_decl()
+        if val is None:
+            self.error_expected("':='")
         if self.is_sym(";"):
             self.advance()
         body = self.term()
