@@ -7,8 +7,6 @@ Each handler returns the exit status; errors from the CriuError family are print
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -37,19 +35,20 @@ def _freeze(args: argparse.Namespace, verb: str):
 
 
 def _run_copy(image, args: argparse.Namespace) -> int:
-    from criu_backend.shell import thaw_attached
+    from criu_backend.shell import stop, thaw_attached
 
-    copy = thaw_attached(image, detach=args.detach)
+    try:
+        copy = thaw_attached(image, detach=args.detach)  # on Ctrl-C here the half-restored copy is killed
+    except KeyboardInterrupt:
+        return 130
     print(f"thawed {image.path} in {copy.seconds:.3f} s; the copy runs in its own pid namespace under pid "
-          f"{copy.init_pid} (kill {copy.init_pid} to stop it)", file=sys.stderr)
+          f"{copy.init_pid} (kill {copy.init_pid} to stop it)", file=sys.stderr, flush=True)
     if args.detach:
         return 0
     try:
         return copy.wait()
     except KeyboardInterrupt:
-        copy.holder.send_signal(signal.SIGKILL)
-        os.kill(copy.init_pid, signal.SIGKILL)
-        copy.holder.wait()
+        stop(copy.holder)
         return 130
 
 

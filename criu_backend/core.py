@@ -8,6 +8,7 @@ step except the waiting, and ``thaw_many`` keeps N restores in flight at once.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -64,8 +65,32 @@ def require_privileges(action: str) -> None:
         )
 
 
+_LOG_NOISE = ("Can't setup RLIMIT_NOFILE for self",)  # harmless: criu logs it on every run here
+_HINTS = (
+    ("Connected TCP socket", "the process has an open TCP connection to elsewhere; cryo cannot freeze network "
+                             "connections (close them first, or freeze a process without any)"),
+    ("unix", "the process has a unix socket connected outside the frozen tree; that cannot be frozen"),
+    ("io_uring", "the process uses io_uring, which criu cannot dump; for libuv programs (lake) start it with "
+                 "UV_USE_IO_URING=0"),
+    ("tty", "the process uses a terminal: freeze the whole shell job, and thaw with `cryo thaw` from a terminal"),
+)
+
+
+def _cmd_text(argv: Sequence[str], limit: int = 120) -> str:
+    text = shlex.join(argv)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _hint(log: str) -> str:
+    """A plain-language reason for a known criu dump failure, or ''."""
+    for needle, hint in _HINTS:
+        if any(needle in line and line.startswith("Error") for line in log.splitlines()):
+            return f" Reason: {hint}."
+    return ""
+
+
 def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
-    text = text.strip()
+    text = "\n".join(line for line in text.strip().splitlines() if not any(n in line for n in _LOG_NOISE))
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
@@ -240,7 +265,7 @@ class FreezeJob:
         self.t0 = 0.0
 
     def _gone_message(self, when: str, rc: int | None) -> str:
-        msg = f"process {self.pid} ({' '.join(self.argv)[:120]}) exited {when}" + (
+        msg = f"process {self.pid} ({_cmd_text(self.argv)}) exited {when}" + (
             f" with code {rc}" if rc is not None else "")
         if self.proc is not None:
             err = self.proc.stderr_tail().decode(errors="replace")
@@ -303,8 +328,8 @@ class FreezeJob:
                     f"sooner, free space, or set ${ROOT_ENV} to a larger filesystem. criu log:\n{_tail(log, 1500)}"
                 )
             raise CriuRefused(
-                f"criu dump of pid {self.pid} ({' '.join(self.argv)[:120]}) failed with exit {rc}; the process is "
-                f"still running and nothing was lost. criu dump log ends with:\n{_tail(log)}",
+                f"criu dump of pid {self.pid} ({_cmd_text(self.argv)}) failed with exit {rc}; the process is "
+                f"still running and nothing was lost.{_hint(log)} criu dump log ends with:\n{_tail(log)}",
                 action="dump", returncode=rc, log_tail=_tail(log), log_path=None,
             )
         parent = self.parent

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from criu_backend import _sys
 from criu_backend.core import _read_text, _tail, criu_binary, require_privileges
 from criu_backend.errors import CriuRefused
 from criu_backend.store import Image
@@ -46,8 +48,12 @@ def thaw_attached(image: Image | str | os.PathLike[str], *, detach: bool = False
     require_privileges("thaw (criu restore)")
     image.validate()
     work = Path(tempfile.mkdtemp(prefix="cryo-thaw-"))
+    # criu writes --pidfile only with -d; in the foreground it tells us the copy runs through its action script.
+    notify = work / "notify.sh"
+    notify.write_text('#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" = post-resume ] && : > "$(dirname "$0")/resumed"\nexit 0\n')
+    notify.chmod(0o700)
     cmd = ["unshare", "--pid", "--fork", "--mount", "--mount-proc", *criu.argv, "restore", "-D", str(image.path),
-           "-W", str(work), "--pidfile", str(work / "pid"), "-o", str(work / "restore.log")]
+           "-W", str(work), "-o", str(work / "restore.log"), "--action-script", str(notify)]
     for fd, link in sorted(image.meta.get("stdio", {}).items()):
         if link and link.startswith("pipe:"):
             cmd += ["--inherit-fd", f"fd[{fd}]:{link}"]
@@ -57,22 +63,32 @@ def thaw_attached(image: Image | str | os.PathLike[str], *, detach: bool = False
     holder = subprocess.Popen(cmd, start_new_session=detach and not image.meta.get("shell_job"))
     try:
         deadline = time.monotonic() + RESTORE_TIMEOUT
-        while not (work / "pid").exists():
+        while not (work / "resumed").exists():
             rc = holder.poll()
             if rc is not None or time.monotonic() > deadline:
-                if rc is None:
-                    holder.kill()
-                    rc = holder.wait()
                 log = _tail(_read_text(work / "restore.log"))
+                stop(holder)
                 raise CriuRefused(f"criu restore of {image.path} failed (exit {rc}); the image is unchanged. "
                                   f"criu restore log ends with:\n{log}",
-                                  action="restore", returncode=rc, log_tail=log, log_path=None)
+                                  action="restore", returncode=-1 if rc is None else rc, log_tail=log, log_path=None)
             time.sleep(0.002)
         seconds = time.perf_counter() - t0
-        kids = []
-        while not kids and holder.poll() is None:
-            with open(f"/proc/{holder.pid}/task/{holder.pid}/children") as f:
-                kids = [int(x) for x in f.read().split()]
+        kids = _sys.children(holder.pid)
         return ShellCopy(holder, kids[0] if kids else holder.pid, image, seconds)
+    except BaseException:
+        stop(holder)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def stop(holder: subprocess.Popen) -> int:
+    """Kill a copy started by :func:`thaw_attached`: criu (PID 1 of the copy's namespace) first, then unshare."""
+    for pid in _sys.children(holder.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if holder.poll() is None:
+        holder.kill()
+    return holder.wait()
