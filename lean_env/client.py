@@ -222,7 +222,7 @@ def _popen(argv: Sequence[str], cwd: str | os.PathLike | None, env: Mapping[str,
     except OSError as e:
         raise ReplCrashed(
             f"could not start the repl {argv} (cwd {cwd or os.getcwd()}): {e}. Check the command and that it is "
-            "installed (for Lean: run inside a Lake project with the repl built).",
+            "installed (for Lean: a built repl, run in its Lake project or via `lake -d PROJECT env REPL`).",
             returncode=None,
         ) from e
 

@@ -34,10 +34,18 @@ def minilean_argv(
     return argv
 
 
-def lake_repl_argv(*, lake: str = "lake", repl: str = "repl") -> list[str]:
-    """``["lake", "env", repl]``: the real repl with the Lake project's search path (run it with the project
-    directory as cwd).  ``repl`` may be a path to a built binary, e.g. ``.lake/packages/REPL/.lake/build/bin/repl``."""
-    return [lake, "env", os.fspath(repl)]
+def lake_repl_argv(*, lake: str = "lake", repl: str | os.PathLike = "repl",
+                   project: str | os.PathLike | None = None) -> list[str]:
+    """``[lake, "env", repl]``: the real repl with a Lake project's search path.
+
+    Without ``project`` run it with the project directory as cwd; with ``project`` it is
+    ``[lake, "-d", project, "env", repl]`` and may run from any directory (e.g. ``transcript check``'s
+    temporary copy).  ``repl`` may be a path to a built binary, e.g. ``.lake/build/bin/repl``.
+    """
+    argv = [lake]
+    if project is not None:
+        argv += ["-d", os.fspath(project)]
+    return argv + ["env", os.fspath(repl)]
 
 
 def repl_environment(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:

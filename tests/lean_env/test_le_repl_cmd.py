@@ -22,6 +22,8 @@ def test_minilean_argv_flags():
 def test_lake_argv_and_environment():
     assert lake_repl_argv() == ["lake", "env", "repl"]
     assert lake_repl_argv(repl=".lake/build/bin/repl")[-1] == ".lake/build/bin/repl"
+    assert lake_repl_argv(project="/p", repl="/p/.lake/build/bin/repl") == ["lake", "-d", "/p", "env",
+                                                                          "/p/.lake/build/bin/repl"]
     env = repl_environment({"PATH": "/bin"}, LEAN_PATH="/x")
     assert env == {"PATH": "/bin", "UV_USE_IO_URING": "0", "LEAN_PATH": "/x"}
 
