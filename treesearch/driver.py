@@ -233,17 +233,28 @@ class SearchDriver:
                 if len(outcomes) != len(tactics):
                     raise BackendError(f"backend {self.backend.name} returned {len(outcomes)} outcomes "
                                        f"for {len(tactics)} tactics")
-                for attempt in range(self.retry_faults):
-                    faulted = [i for i, o in enumerate(outcomes) if o.kind is Kind.FAULT]
-                    if not faulted:
+                # Faulted tactics are retried up to retry_faults times; tactics not run because another
+                # one killed their process (LOST) are re-run without counting, before the faulted ones.
+                tries = [0] * len(tactics)
+                for _round in range(len(tactics) + self.retry_faults + 1):
+                    redo = [i for i, o in enumerate(outcomes) if o.kind is Kind.LOST
+                            or (o.kind is Kind.FAULT and tries[i] < self.retry_faults)]
+                    if not redo:
                         break
+                    redo.sort(key=lambda i: outcomes[i].kind is Kind.FAULT)
+                    faulted = [i for i in redo if outcomes[i].kind is Kind.FAULT]
                     for i in faulted:
-                        self._error("fault", leaf, outcomes[i].message or "fault", tactic=tactics[i], retry=attempt + 1)
-                    again = await self._expand_once(leaf, [tactics[i] for i in faulted])
-                    for i, o in zip(faulted, again):
+                        tries[i] += 1
+                        self._error("fault", leaf, outcomes[i].message or "fault", tactic=tactics[i], retry=tries[i])
+                    if faulted and leaf != ROOT:  # the state itself may be bad (e.g. frozen while stopped)
+                        old = tree.node(leaf)["handle"]
+                        tree.node(leaf)["handle"] = NO_HANDLE
+                        self.backend.release(old)
+                    again = await self._expand_once(leaf, [tactics[i] for i in redo])
+                    for i, o in zip(redo, again):
                         outcomes[i] = o
                 for i, o in enumerate(outcomes):
-                    if o.kind is Kind.FAULT:
+                    if o.kind in (Kind.FAULT, Kind.LOST):
                         self._error("fault", leaf, o.message or "fault", tactic=tactics[i], retry="gave up")
             for tac, o in zip(tactics, outcomes):
                 if o.ok:
@@ -252,7 +263,7 @@ class SearchDriver:
                         self.backend.release(o.handle)  # a transposition (or cycle) kept the older state
                 else:
                     tree.add_outcome(leaf, tac, goals=None, prior=priors[tac], message=o.message,
-                                     fault=o.kind is Kind.FAULT)
+                                     fault=o.kind in (Kind.FAULT, Kind.LOST))
                     if o.handle is not None:
                         self.backend.release(o.handle)
             tree.end_expansion(leaf)

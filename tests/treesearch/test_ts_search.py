@@ -266,3 +266,77 @@ def test_ctrl_c_stops_every_process_and_saves(backend, tmp_path, request, no_lea
     assert "STOPPED interrupted" in out
     data = json.loads(saved.read_text())
     assert data["stopped_by"] == "interrupted" and len(data["tree"]["nodes"]) > 1
+
+
+def _interfere(backend, sig, *, times, after="selected"):
+    """Run a search on IMP_TRANS while sending ``sig`` to ``times`` live repl processes of ``backend``
+    (after the root is open); returns (result, events, pids hit)."""
+    hit: list[int] = []
+    events: list[dict] = []
+
+    async def main():
+        started = anyio.Event()
+
+        def on_event(e):
+            events.append(e)
+            if e["event"] == after:
+                started.set()
+
+        async with backend:
+            async def interferer():
+                await started.wait()
+                while len(hit) < times:
+                    for pid in backend.pids()[:1]:
+                        if pid not in hit:
+                            os.kill(pid, sig)
+                            hit.append(pid)
+                    await anyio.sleep(0.005)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(interferer)
+                res = await search(IMP_TRANS, backend=backend, proposer=FixedTactics(IMP_TRANS_TACTICS),
+                                   selector=UCT(), budget=SearchBudget(expansions=40, wall_seconds=90,
+                                                                       tactic_timeout=1.0),
+                                   max_in_flight=1, handle_sigint=False, on_event=on_event)
+                tg.cancel_scope.cancel()
+        assert backend.pids() == []
+        return res
+
+    return anyio.run(main), events, hit
+
+
+# A real slow, memory-hungry tactic: MiniLean elaborates 200k `skip`s in about 2 s and grows by ~10 MB.
+SLOW_TACTIC = "\n".join(["skip"] * 200_000) + "\nintro hpq hqr hp"
+
+
+@pytest.mark.parametrize("backend", ["criu", "native", "pickle-warm"])
+def test_tactic_past_the_timeout_fails_only_itself(backend, request, no_leaks):
+    if backend == "criu":
+        request.getfixturevalue("criu")
+    res = go(IMP_TRANS, [SLOW_TACTIC] + IMP_TRANS_TACTICS, backend,
+             budget=SearchBudget(expansions=40, wall_seconds=90, tactic_timeout=0.5),
+             backend_settings={} if backend == "criu" else {"pool_size": 1})
+    faults = [e for e in res.errors if e["kind"] == "fault"]
+    assert any("ReplTimeout" in e["message"] for e in faults)
+    assert all(e["tactic"] == SLOW_TACTIC for e in faults)  # only the slow tactic fails
+    assert [e.get("retry") for e in faults if e["node"] == 0] == [1, "gave up"]  # retried once at the root
+    assert res.proved and res.recheck.accepted and res.proof == IMP_TRANS_TACTICS[:4]
+    root_edges = {d["tactic"]: d["outcome"] for _u, _v, d in res.tree.graph.out_edges(0, data=True)}
+    assert root_edges[SLOW_TACTIC] == "fault"
+
+
+def test_native_worker_killed_midsearch_is_replaced_and_states_replayed(no_leaks):
+    res, events, hit = _interfere(make_backend("native", pool_size=1), signal.SIGKILL, times=1, after="expanded")
+    assert len(hit) == 1
+    assert res.proved and res.recheck.accepted
+    assert any(e["kind"] in ("fault", "state-lost") for e in res.errors) or any(
+        e["event"] == "replay" for e in events)
+
+
+def test_clone_out_of_memory_fails_only_its_tactic(criu, no_leaks):
+    res = go(IMP_TRANS, [SLOW_TACTIC] + IMP_TRANS_TACTICS, "criu", backend_settings={"memory_limit": 20_000_000},
+             budget=SearchBudget(expansions=40, wall_seconds=90, tactic_timeout=30))
+    faults = [e for e in res.errors if e["kind"] == "fault"]
+    assert faults and all(e["tactic"] == SLOW_TACTIC for e in faults)
+    assert all("ReplOutOfMemory" in e["message"] for e in faults)
+    assert res.proved and res.recheck.accepted and res.proof == IMP_TRANS_TACTICS[:4]

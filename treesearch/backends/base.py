@@ -79,6 +79,7 @@ class Kind(str, enum.Enum):
     PROVED = "proved"  # the tactic ran and no goal remains
     ERROR = "error"  # Lean rejected the tactic (a value, not a transport failure)
     FAULT = "fault"  # the process crashed, hung past the timeout, or ran out of memory
+    LOST = "lost"  # not run: the state went with a process that another tactic of this expansion killed
 
 
 @dataclass

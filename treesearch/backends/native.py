@@ -145,9 +145,12 @@ class NativeBackend(Backend):
                 outs = []
                 for tac in tactics:
                     if not w.alive:
-                        outs.append((Outcome(Kind.FAULT, tactic=tac, message="the worker died earlier in this "
-                                             "expansion"), None))
-                        continue
+                        if handle.worker != ANY_WORKER:
+                            outs.append((Outcome(Kind.LOST, tactic=tac, message=(
+                                "not run: the state was lost with its worker earlier in this expansion")), None))
+                            continue
+                        await self._restart(w)  # the root lives in every worker: go on in a fresh one
+                        ps = w.root_ps
                     outs.append(await _repl.run_tactic(w.client, ps, tac, timings=self.timings, timeout=timeout))
                     if outs[-1][0].kind is Kind.FAULT:
                         w.alive = False

@@ -160,70 +160,73 @@ class PickleBackend(Backend):
     def has_state(self, handle: Any) -> bool:
         return isinstance(handle, PickleHandle) and os.path.exists(handle.path)
 
-    async def _run(self, client: Any, env: int, handle: PickleHandle, tactics: Sequence[str], timeout: float,
-                   sequence: bool) -> tuple[list[Outcome], bool]:
-        """Load ``handle`` into ``client`` and run the tactics; returns the outcomes and whether the repl
-        is still usable."""
-        ps, err = await _repl.unpickle_proof_state(client, handle.path, env, timings=self.timings,
-                                                   timeout=timeout)
-        if err is not None:
-            raise StateLost(f"unpickleProofStateFrom {handle.path} failed: {err}")
-        groups = [list(tactics)] if sequence else [[t] for t in tactics]
-        outs: list[Outcome] = []
-        alive = True
-        for group in groups:
-            if not alive:
-                outs.append(Outcome(Kind.FAULT, tactic=group[-1], message="the repl died earlier in this expansion"))
-                continue
-            out, new_ps = await _repl.run_tactics(client, ps, group, timings=self.timings, timeout=timeout)
-            out.tactic = group[-1]
-            if out.kind is Kind.FAULT:
-                alive = False
-                self.faults.append(out.message or "fault")
-            elif out.kind is Kind.OPEN and new_ps is not None:
-                path, serial = self._new_path()
-                err = await _repl.pickle_proof_state(client, new_ps, path, timings=self.timings, timeout=timeout)
-                if err is not None:
-                    out = Outcome(Kind.FAULT, tactic=group[-1], message=f"pickleTo failed: {err}")
-                else:
-                    out.handle = PickleHandle(path, serial)
-            outs.append(out)
-        return outs, alive
+    async def _acquire(self) -> tuple[Any, int, _Warm | None]:
+        """A repl holding the environment: a fresh one (cold), or an idle pool member (warm; a member
+        whose repl died is restarted here)."""
+        if not self.warm:
+            client, env = await self._fresh_with_env()
+            return client, env, None
+        w: _Warm = await self._idle_rx.receive()
+        if w.client is None:
+            try:
+                w.client, w.env = await self._fresh_with_env()
+            except BaseException:
+                self._idle.send_nowait(w)
+                raise
+        return w.client, w.env, w
+
+    async def _give_back(self, client: Any, w: _Warm | None, *, alive: bool) -> None:
+        with anyio.CancelScope(shield=True):
+            if w is None or not alive:
+                await self._end(client)
+            if w is not None:
+                if not alive:
+                    w.client = None
+                self._idle.send_nowait(w)
 
     async def _with_repl(self, handle: PickleHandle, tactics: Sequence[str], timeout: float,
                          sequence: bool) -> list[Outcome]:
+        """Load ``handle`` into a repl and run the tactics (each from the loaded state, or all in
+        sequence); children that worked are pickled. A repl that dies fails only the tactic it was
+        running: the rest go on in another repl."""
         if not self.has_state(handle):
             raise StateLost(f"pickled state {getattr(handle, 'path', handle)!r} is gone; replay it")
-        try:
-            if not self.warm:
-                client, env = await self._fresh_with_env()
-                try:
-                    return (await self._run(client, env, handle, tactics, timeout, sequence))[0]
-                finally:
-                    await self._end(client)
-            w: _Warm = await self._idle_rx.receive()
+        groups = [list(tactics)] if sequence else [[t] for t in tactics]
+        outs: list[Outcome] = []
+        while len(outs) < len(groups):
+            client, env, w = await self._acquire()
+            alive = False
             try:
-                outs, alive = await self._run(w.client, w.env, handle, tactics, timeout, sequence)
-                if not alive:
-                    await self._end(w.client)
-                    w.client, w.env = await self._fresh_with_env()
-                return outs
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await self._end(w.client)
-                    w.client = None
-                raise
+                ps, err = await _repl.unpickle_proof_state(client, handle.path, env, timings=self.timings,
+                                                           timeout=timeout)
+                if err is not None:
+                    alive = True
+                    raise StateLost(f"unpickleProofStateFrom {handle.path} failed: {err}")
+                while len(outs) < len(groups):
+                    group = groups[len(outs)]
+                    out, new_ps = await _repl.run_tactics(client, ps, group, timings=self.timings, timeout=timeout)
+                    out.tactic = group[-1]
+                    if out.kind is Kind.FAULT:
+                        self.faults.append(out.message or "fault")
+                        outs.append(out)
+                        break
+                    if out.kind is Kind.OPEN and new_ps is not None:
+                        path, serial = self._new_path()
+                        err = await _repl.pickle_proof_state(client, new_ps, path, timings=self.timings,
+                                                             timeout=timeout)
+                        if err is not None:
+                            out = Outcome(Kind.FAULT, tactic=group[-1], message=f"pickleTo failed: {err}")
+                        else:
+                            out.handle = PickleHandle(path, serial)
+                    outs.append(out)
+                else:
+                    alive = True
+            except _repl.TRANSPORT_FAULTS as e:
+                outs.append(_repl.fault(e, f"pickle repl while loading {handle.path}"))
+                self.faults.append(outs[-1].message or "fault")
             finally:
-                if w.client is None:
-                    with anyio.CancelScope(shield=True):
-                        try:
-                            w.client, w.env = await self._fresh_with_env()
-                        except (BackendError, _repl.ReplError) as e:
-                            self.faults.append(f"could not restart warm repl {w.index}: {e}")
-                if w.client is not None:
-                    self._idle.send_nowait(w)
-        except _repl.TRANSPORT_FAULTS as e:
-            return [_repl.fault(e, "pickle repl") for _ in ([tactics[-1]] if sequence else tactics)]
+                await self._give_back(client, w, alive=alive)
+        return outs
 
     async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
         if not tactics:
