@@ -1,6 +1,7 @@
 """``cryo transcript check|replay``: run recorded repl transcripts against a repl, or replay them.
 
-``register(subparsers)`` adds the verbs to the ``cryo`` CLI; ``python -m lean_env.cli ...`` runs them alone.
+``register(subparsers)`` adds the verbs to the ``cryo`` CLI (``register_bench`` adds ``cryo bench repl``);
+``python -m lean_env.cli ...`` runs them alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Sequence
 
 from lean_env.errors import TranscriptError
 
-__all__ = ["register", "main"]
+__all__ = ["register", "register_bench", "main"]
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -83,9 +84,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_replay)
 
 
+def register_bench(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Add ``repl`` (per-request overhead of the clients) to a ``cryo bench`` sub-parser group."""
+    from lean_env import bench
+
+    bench.register(bench_subparsers)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lean_env.cli")
-    register(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    bench_parser = sub.add_parser("bench", help="benchmarks")
+    register_bench(bench_parser.add_subparsers(dest="bench_verb", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
 

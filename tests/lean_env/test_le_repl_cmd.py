@@ -43,3 +43,12 @@ def test_cli_reports_a_missing_transcript_with_status_2(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lean_env.cli", "transcript", "check", str(tmp_path / "nope.in")],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_bench_runs_and_reports_every_client():
+    out = subprocess.run([sys.executable, "-m", "lean_env.cli", "bench", "repl", "--requests", "30"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for name in ("pipes", "sync", "async"):
+        assert f"  {name}" in out.stdout
+    assert "client overhead over bare pipes" in out.stdout
