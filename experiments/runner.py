@@ -299,6 +299,13 @@ def _search_failures() -> tuple[type[BaseException], ...]:
     return (CriuError, ReplError, TreeSearchError, OSError)
 
 
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for e in group.exceptions:
+        out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
+    return out
+
+
 def _tree_name(name: str, repeat: int, repeats: int) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
     return f"{safe}.r{repeat}.json" if repeats > 1 else f"{safe}.json"
@@ -378,8 +385,8 @@ async def _search_one(
         async with backend:
             with scope:
                 result = await driver.run()
-    except _search_failures() as e:
-        errors.append(f"search failed: {type(e).__name__}: {e}")
+    except* _search_failures() as group:  # anyio task groups wrap them in exception groups
+        errors.extend(f"search failed: {type(e).__name__}: {e}" for e in _leaves(group))
     finally:
         wall = time.monotonic() - t0
     if result is None:  # cancelled (Ctrl-C) before the driver returned
