@@ -110,8 +110,9 @@ class PropositionalProposer:
         self,
         *,
         main_weight: float = 1.0,
-        alternate_weight: float = 0.15,
-        extra_weight: float = 0.05,
+        alternate_weight: float = 0.002,
+        extra_weight: float = 0.001,
+        max_intros: int = 8,
         max_proposals: int = 6,
         name_prefix: str = "h",
         fallback: Sequence[str] = DEFAULT_FALLBACK_TACTICS,
@@ -124,6 +125,9 @@ class PropositionalProposer:
         self.alternate_weight = alternate_weight
         self.extra_weight = extra_weight
         self.max_proposals = max_proposals
+        if max_intros < 1:
+            raise StatsError(f"max_intros={max_intros} must be >= 1")
+        self.max_intros = max_intros
         self.name_prefix = name_prefix
         self.fallback = FixedTactics(fallback)
 
@@ -217,10 +221,25 @@ class PropositionalProposer:
         _, _, h = min(false_hyps, key=lambda t: (t[0], t[1]))
         return self._refute(h, props, target, names)
 
-    @staticmethod
-    def _prove(target: Formula, values: dict[str, bool], names) -> list[str]:
+    def _intro(self, target: Formula, names) -> list[str]:
+        """``intro`` with one fresh name per leading ``→``/``¬`` of the target (at most ``max_intros``)."""
+        chosen = []
+        while len(chosen) < self.max_intros and target != BOTTOM:
+            if isinstance(target, Not):
+                target = BOTTOM
+            elif isinstance(target, Binary) and target.op is Op.IMP:
+                target = target.right
+            else:
+                break
+            chosen.append(next(names))
+        if not chosen:
+            return []
+        single = f"intro {chosen[0]}"
+        return [f"intro {' '.join(chosen)}"] + ([single] if len(chosen) > 1 else [])
+
+    def _prove(self, target: Formula, values: dict[str, bool], names) -> list[str]:
         if isinstance(target, Not) or (isinstance(target, Binary) and target.op is Op.IMP):
-            return [f"intro {next(names)}"]
+            return self._intro(target, names)
         if isinstance(target, Binary) and target.op in (Op.AND, Op.IFF):
             return ["constructor"]
         if isinstance(target, Binary) and target.op is Op.OR:
@@ -252,7 +271,7 @@ class PropositionalProposer:
 
     def _invertible_step(self, props: Sequence[Hyp], target: Formula, names) -> list[str]:
         if isinstance(target, Not) or (isinstance(target, Binary) and target.op is Op.IMP):
-            return [f"intro {next(names)}"]
+            return self._intro(target, names)
         if isinstance(target, Binary) and target.op in (Op.AND, Op.IFF):
             return ["constructor"]
         present = {h.formula for h in props}
