@@ -304,3 +304,17 @@ def _dlam_only(e: Expr) -> Expr:
     if not any(type(x) is DLam for x in subterms(e)):
         return e
     return instantiate_mvars(e, {-1: e})
+
+
+def head_beta(e: Expr) -> Expr:
+    """Reduce `(fun x => b) a ...` at the head."""
+    while True:
+        fn, args = get_app_fn_args(e)
+        if type(fn) is not Lam or not args:
+            return e
+        body = fn
+        i = 0
+        while type(body) is Lam and i < len(args):
+            body = instantiate(body.body, args[i])
+            i += 1
+        e = mk_app(body, *args[i:])

@@ -60,6 +60,14 @@ propext : ∀ {a b : Prop} (h : a ↔ b), a = b
 Classical.em : ∀ (p : Prop), p ∨ ¬p
 Classical.byContradiction : ∀ {p : Prop} (h : ¬p → False), p
 Nat.casesOn : ∀ {motive : Nat → Sort u} (t : Nat) (zero : motive 0) (succ : ∀ (n : Nat), motive (n + 1)), motive t
+Nat.rec : ∀ {motive : Nat → Sort u} (zero : motive 0) (succ : ∀ (n : Nat), motive n → motive (n + 1)) (t : Nat), motive t
+Nat.lt_of_lt_of_le : ∀ {n m k : Nat}, n < m → m ≤ k → n < k
+Nat.lt_of_le_of_lt : ∀ {n m k : Nat}, n ≤ m → m < k → n < k
+Int.le_trans : ∀ {a b c : Int}, a ≤ b → b ≤ c → a ≤ c
+Int.lt_trans : ∀ {a b c : Int}, a < b → b < c → a < c
+Nat.succ_le_succ : ∀ {n m : Nat}, n ≤ m → n + 1 ≤ m + 1
+Nat.add_succ : ∀ (n m : Nat), n + (m + 1) = n + m + 1
+Nat.succ_add : ∀ (n m : Nat), n + 1 + m = n + m + 1
 Bool.casesOn : ∀ {motive : Bool → Sort u} (t : Bool) (false : motive Bool.false) (true : motive Bool.true), motive t
 Iff.refl : ∀ (a : Prop), a ↔ a
 id : ∀ {α : Sort u} (a : α), α

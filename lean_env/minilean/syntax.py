@@ -599,7 +599,10 @@ class Parser:
                 nt = self.advance()
                 names.append((nt.text, nt.start, nt.end))
             if name == "intro" and not self.at_term_end() and self.is_sym("⟨"):
-                raise ParseError("pattern `intro` is not supported by MiniLean", self.tok.start)
+                pats = []
+                while not self.at_term_end() and (self.is_sym("⟨") or self.tok.kind == "ident"):
+                    pats.append(self.rcases_pat_one())
+                return mk("intro_pats", pats)
             return mk(name, names)
         if name in ("exact", "apply", "refine", "refine'", "exfalso_", "use"):
             if self.at_term_end():
@@ -608,13 +611,36 @@ class Parser:
             return mk(name, e)
         if name in ("constructor", "left", "right", "assumption", "contradiction", "exfalso", "trivial", "rfl",
                     "decide", "done", "skip", "sorry", "admit", "exact?", "aesop", "simp", "omega", "linarith",
-                    "norm_num", "tauto", "positivity", "ring", "nlinarith", "simp_all", "induction", "apply?"):
-            if name in ("simp", "norm_num", "simp_all", "induction", "omega", "linarith", "nlinarith",
+                    "norm_num", "tauto", "positivity", "ring", "nlinarith", "simp_all", "apply?"):
+            if name in ("simp", "norm_num", "simp_all", "omega", "linarith", "nlinarith",
                         "aesop", "positivity", "ring", "tauto"):
                 while not self.at_term_end() and not (self.tok.kind == "sym" and self.tok.text in TACTIC_TERMINATORS):
                     self.advance()
                 return mk("unsupported", name)
             return mk(name)
+        if name == "exists":
+            items = [self.term()]
+            while self.is_sym(","):
+                self.advance()
+                items.append(self.term())
+            return mk("exists", items)
+        if name == "induction":
+            e = self.term()
+            alts = None
+            if self.is_kw("with"):
+                self.advance()
+                alts = []
+                while self.is_sym("|"):
+                    bar = self.advance()
+                    tag = self.advance()
+                    names = []
+                    while self.tok.kind == "ident":
+                        nt = self.advance()
+                        names.append((nt.text, nt.start, nt.end))
+                    self.expect_sym("=>")
+                    seq = self.nested_seq()
+                    alts.append((tag.text, names, seq, bar.start))
+            return mk("induction", e, alts)
         if name in ("cases", "rcases", "obtain"):
             if name == "obtain":
                 pat = None

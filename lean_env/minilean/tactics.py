@@ -6,7 +6,7 @@ from .decide import Undecidable, evaluate
 from .elab import Elaborator, Msg, SorryRec
 from .pretty import display_names as display_names_for
 from .errors import AbortTactic, ElabError
-from .expr import (App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
+from .expr import (head_beta, App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
                    abstract, app_of, fresh_id, get_app_fn_args, has_loose_bvar, instantiate, mk_app, mvars_of)
 from .kernel import LocalContext, LocalDecl
 from .syntax import Syn
@@ -129,8 +129,14 @@ class TacticRunner:
         out = []
         for mid in mvars_of(self.instantiated(e)):
             if mid not in before and mid not in self.el.mctx.assign:
+                self.normalize_goal(mid)
                 out.append(mid)
         return out
+
+    def normalize_goal(self, mid: int) -> None:
+        """Instantiate and head-beta-reduce a new goal's type (as Lean shows new goals)."""
+        d = self.decl(mid)
+        d.type = head_beta(self.instantiated(d.type))
 
     # -- basic tactics
     def t_skip(self, s: Syn) -> None:
@@ -297,6 +303,7 @@ class TacticRunner:
         ordered = [x for x in inst if x[0] not in dep] + [x for x in inst if x[0] in dep]
         goals = []
         for mid, name, imp in ordered:
+            self.normalize_goal(mid)
             md = self.decl(mid)
             md.synthetic = True
             if len(new) == 1:
@@ -594,18 +601,72 @@ class TacticRunner:
         results = self.destruct(g, h, lambda tag, i: (names_for.get(tag, [])[i] if i < len(names_for.get(tag, []))
                                                        else None), s)
         if alts:
-            rest = self.goals[len(results):]
-            done = []
-            for tag, names, seq, _ in alts:
-                match = [r for r in results if self.decl(r).tag.split(".")[-1] == tag]
-                if not match:
-                    raise ElabError(f"invalid alternative name '{tag}'", s.start, s.end)
-                sub = TacticRunner(self.el, [match[0]])
-                sub.recover = self.recover
-                sub.run_seq(seq)
-                sub.prune()
-                done.extend(sub.goals)
-            self.goals = done + rest
+            self._run_alternatives(results, alts, s)
+
+    def t_induction(self, s: Syn) -> None:
+        g = self.main(s)
+        d = self.decl(g)
+        e_s, alts = s.args
+        h = self.el.elab(e_s, None, d.lctx)
+        ty = self.whnf(self.instantiated(self.el.infer(h, d.lctx)))
+        if ty != NAT or type(h) is not FVar:
+            raise ElabError(f"MiniLean: `induction` supports a Nat variable, got\n  {self.el.pp(h, d.lctx)} : "
+                            f"{self.el.pp(ty, d.lctx)}", s.start, s.end)
+        for other in d.lctx.decls:
+            if other.fid != h.id and not other.aux and any(type(x) is FVar and x.id == h.id for x in _sub(other.type)):
+                raise ElabError("MiniLean: `induction` on a variable that other hypotheses mention is not supported",
+                                s.start, s.end)
+        names = {tag: [n[0] for n in ns] for tag, ns, _, _ in (alts or [])}
+        lctx = d.lctx.remove(h.id)
+        motive = Lam("x", NAT, abstract(self.instantiated(d.type), h.id))
+        tag = (lambda t: f"{d.tag}.{t}" if d.tag else t)
+        g1 = self.new_goal(lctx, instantiate(motive.body, Num(0, NAT)), tag("zero"))
+        sn = names.get("succ", [])
+        fn, fi = fresh_id(), fresh_id()
+        n_name = sn[0] if len(sn) > 0 and sn[0] != "_" else "n"
+        i_name = sn[1] if len(sn) > 1 and sn[1] != "_" else "a"
+        l2 = lctx.add(LocalDecl(fn, n_name, NAT, inaccessible=not (len(sn) > 0 and sn[0] != "_")))
+        ih_ty = instantiate(motive.body, FVar(fn))
+        l2 = l2.add(LocalDecl(fi, i_name, ih_ty, inaccessible=not (len(sn) > 1 and sn[1] != "_")))
+        succ = mk_app(Const("HAdd.hAdd"), NAT, FVar(fn), Num(1, NAT))
+        g2 = self.new_goal(l2, instantiate(motive.body, succ), tag("succ"))
+        self.assign(g, mk_app(Const("Nat.rec"), motive, g1, DLam(fn, n_name, NAT, DLam(fi, i_name, ih_ty, g2)), h))
+        self.replace_main([g1.id, g2.id])
+        if alts:
+            self._run_alternatives([g1.id, g2.id], alts, s)
+
+    def _run_alternatives(self, results: list[int], alts, s: Syn) -> None:
+        rest = self.goals[len(results):]
+        done = []
+        for tag, names, seq, _ in alts:
+            match = [r for r in results if self.decl(r).tag.split(".")[-1] == tag]
+            if not match:
+                raise ElabError(f"Invalid alternative name '{tag}': Expected "
+                                + " or ".join(f"'{self.decl(r).tag.split('.')[-1]}'" for r in results), s.start, s.end)
+            sub = TacticRunner(self.el, [match[0]])
+            sub.recover = self.recover
+            sub.run_seq(seq)
+            sub.prune()
+            done.extend(sub.goals)
+        self.goals = done + rest
+
+    def t_exists(self, s: Syn) -> None:
+        """`exists a, b`: `refine ⟨a, b, ?_⟩; try trivial`."""
+        items = s.args[0]
+        hole = Syn("synth_hole", s.end, s.end, ("_",))
+        anon = Syn("anon", s.start, s.end, (list(items) + [hole],))
+        self.t_refine(Syn("refine", s.start, s.end, (anon,)))
+        self.t_try(Syn("try", s.start, s.end, (Syn("seq", s.start, s.end, ([Syn("trivial", s.start, s.end)],)),)))
+
+    def t_intro_pats(self, s: Syn) -> None:
+        for pat in s.args[0]:
+            if pat.kind == "pat_name":
+                self.intro1((pat.args[0], pat.start, pat.end), s)
+                continue
+            self.intro1(None, s)
+            g = self.main(s)
+            last = self.decl(g).lctx.decls[-1]
+            self.rcases_on(FVar(last.fid), pat, s)
 
     def destruct(self, g: int, h: Expr, namer, s: Syn) -> list[int]:
         """Case-split the main goal on `h` (a proof of ∧ ∨ ∃ ↔ False, or a Nat/Bool variable)."""
