@@ -12,6 +12,7 @@ split across reads); each byte is scanned once.
 from __future__ import annotations
 
 import json
+from collections import deque
 from typing import Any, Mapping
 
 from lean_env.errors import ProtocolError
@@ -74,16 +75,17 @@ class FrameDecoder:
     """Accumulates bytes and hands out complete frames (their text, without the terminating blank line).
 
     Blank lines before a frame are skipped.  ``pending()`` is the text of an unfinished frame (e.g. what a
-    crashed process left behind).
+    crashed process left behind).  Each byte is searched for a line end once, however the data is chunked.
     """
 
-    __slots__ = ("_buf", "_scan", "_start", "_frames")
+    __slots__ = ("_buf", "_line", "_scan", "_in_frame", "_frames")
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._scan = 0  # next byte not yet searched for a newline
-        self._start = -1  # start of the current frame's first non-blank line, -1 = none yet
-        self._frames: list[bytes] = []
+        self._buf = bytearray()  # from the start of the current frame (or of the current line between frames)
+        self._line = 0  # start of the current, unfinished line in _buf
+        self._scan = 0  # bytes of _buf before this were already searched for b"\n"
+        self._in_frame = False  # a non-blank line of the current frame has been seen
+        self._frames: deque[bytes] = deque()
 
     def feed(self, data: bytes) -> None:
         """Add bytes; complete frames become available from ``pop()``."""
@@ -91,36 +93,26 @@ class FrameDecoder:
             return
         buf = self._buf
         buf += data
-        scan = self._scan
-        line_start = scan
-        find = buf.find
-        while True:
-            nl = find(b"\n", scan)
-            if nl < 0:
-                break
-            # the current line is buf[line_start:nl]; line_start is always the start of a line here
-            line = buf[line_start:nl]
-            if _is_blank(line):
-                if self._start >= 0:
-                    self._frames.append(bytes(buf[self._start : line_start]).rstrip(b"\r\n"))
-                    self._start = -1
-                del buf[: nl + 1]
-                scan = line_start = 0
+        line, scan = self._line, self._scan
+        while (nl := buf.find(b"\n", scan)) >= 0:
+            if _is_blank(buf[line:nl]):
+                if self._in_frame:
+                    self._frames.append(bytes(buf[:line]).rstrip(b"\r\n"))
+                    self._in_frame = False
+                del buf[: nl + 1]  # the frame (if any) and the blank line
+                line = scan = 0
                 continue
-            if self._start < 0:
-                self._start = line_start
-            scan = line_start = nl + 1
-        # keep the unfinished line for the next feed; scanning restarts at its beginning
-        self._scan = line_start
-        if self._start < 0 and line_start > 0:
-            del buf[:line_start]
-            self._scan = 0
+            if not self._in_frame:
+                if line:
+                    del buf[:line]  # blank lines before the frame
+                    nl -= line
+                self._in_frame = True
+            line = scan = nl + 1
+        self._line, self._scan = line, len(buf)
 
     def pop(self) -> bytes | None:
         """The oldest complete frame, or ``None``."""
-        if self._frames:
-            return self._frames.pop(0)
-        return None
+        return self._frames.popleft() if self._frames else None
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -130,7 +122,7 @@ class FrameDecoder:
         return bytes(self._buf)
 
     def has_partial(self) -> bool:
-        return self._start >= 0 or bool(self._buf.strip())
+        return self._in_frame or bool(self._buf.strip())
 
 
 def split_frames(data: bytes) -> tuple[list[bytes], bytes]:
