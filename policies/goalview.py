@@ -49,27 +49,34 @@ class GoalView:
 
 
 _BINOPS = {"∧": Op.AND, "∨": Op.OR, "→": Op.IMP, "↔": Op.IFF}
+#: Global names that are types, never propositions.
+TYPE_NAMES = frozenset({"Prop", "Type", "Sort", "Nat", "Int", "Bool", "String", "Char", "Unit", "Float", "Rat", "Real"})
 
 
-def formula_of_syntax(node: Syn | None) -> Formula | None:
-    """The propositional formula of a MiniLean syntax tree, or None when it leaves the fragment."""
+def formula_of_syntax(node: Syn | None, *, terms: frozenset[str] = frozenset()) -> Formula | None:
+    """The propositional formula of a MiniLean syntax tree, or None when it leaves the fragment.
+
+    An identifier is an atom unless it is in ``terms`` (local names that are not ``Prop``s) or in
+    :data:`TYPE_NAMES`."""
     if node is None:
         return None
     if node.kind == "paren":
-        return formula_of_syntax(node.args[0])
+        return formula_of_syntax(node.args[0], terms=terms)
     if node.kind == "ident":
         name = node.args[0]
         if name == "True":
             return TOP
         if name == "False":
             return BOTTOM
-        return Atom(name) if is_lean_identifier(name) else None
+        if name in terms or name in TYPE_NAMES or not is_lean_identifier(name):
+            return None
+        return Atom(name)
     if node.kind == "not":
-        inner = formula_of_syntax(node.args[0])
+        inner = formula_of_syntax(node.args[0], terms=terms)
         return None if inner is None else Not(inner)
     if node.kind == "binop" and node.args[0] in _BINOPS:
-        left = formula_of_syntax(node.args[1])
-        right = formula_of_syntax(node.args[2])
+        left = formula_of_syntax(node.args[1], terms=terms)
+        right = formula_of_syntax(node.args[2], terms=terms)
         if left is None or right is None:
             return None
         return Binary(_BINOPS[node.args[0]], left, right)
@@ -83,18 +90,17 @@ def read_goal(text: str) -> GoalView:
         parsed = parse_goal(text)
     except MiniLeanError as e:
         raise GoalParseError(f"cannot read goal {text!r}: {e}") from e
+    atoms = [n for h in parsed.hypotheses if h.type_text.strip() == "Prop" for n in h.names]
+    names = frozenset(n for h in parsed.hypotheses for n in h.names)
+    terms = names - set(atoms)
     hyps: list[Hyp] = []
-    atoms: list[str] = []
-    names: set[str] = set()
     for h in parsed.hypotheses:
-        names.update(h.names)
         if h.type_text.strip() == "Prop":
-            atoms.extend(h.names)
             continue
-        formula = formula_of_syntax(h.type) if h.value_text is None else None
+        formula = formula_of_syntax(h.type, terms=terms) if h.value_text is None else None
         hyps.extend(Hyp(name, h.type_text, formula) for name in h.names)
-    return GoalView(parsed.tag, tuple(hyps), tuple(atoms), frozenset(names), parsed.target_text,
-                    formula_of_syntax(parsed.target))
+    return GoalView(parsed.tag, tuple(hyps), tuple(atoms), names, parsed.target_text,
+                    formula_of_syntax(parsed.target, terms=terms))
 
 
 def fresh_names(taken: frozenset[str] | set[str], *, prefix: str = "h") -> Iterator[str]:
