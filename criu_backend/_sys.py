@@ -115,5 +115,15 @@ def can_checkpoint() -> bool:
     return has_cap(CAP_SYS_PTRACE) and (has_cap(CAP_SYS_ADMIN) or has_cap(CAP_CHECKPOINT_RESTORE))
 
 
+MNT_DETACH = 2
+
+
+def umount_detach(path: str) -> None:
+    """umount2(path, MNT_DETACH)."""
+    if _libc.umount2(path.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"umount2({path}): {os.strerror(err)}")
+
+
 def is_enospc(text: str) -> bool:
     return "No space left on device" in text or f"errno {errno.ENOSPC}" in text or "ENOSPC" in text

@@ -48,8 +48,10 @@ async def freeze(
 ) -> Image:
     """Async :func:`criu_backend.freeze`."""
     job = core.FreezeJob(pid=proc.pid, argv=proc.argv, target=store_or_dir, parent=parent, proc=proc)
-    job.start()
     try:
+        while not job.lock.try_acquire():  # another dump in the same cwd is running (see criu_backend._dumplock)
+            await anyio.sleep(0.002)
+        job.start(locked=True)
         await _wait_exit(job.popen)
     except BaseException:
         with anyio.CancelScope(shield=True):

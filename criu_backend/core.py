@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from criu_backend import _stderr, _sys
+from criu_backend._dumplock import DumpLock, target_cwd
 from criu_backend.errors import CriuError, CriuPermissionError, CriuRefused, ImageCorrupt, ImageStoreFull, TargetGone
 from criu_backend.install import CriuBinary, find_criu
 from criu_backend.proc import SPAWNED, THAWED, Proc
@@ -263,6 +264,7 @@ class FreezeJob:
         self.popen: subprocess.Popen | None = None
         self._err = -1
         self.t0 = 0.0
+        self.lock = DumpLock(target_cwd(pid) or "/")
 
     def _gone_message(self, when: str, rc: int | None) -> str:
         msg = f"process {self.pid} ({_cmd_text(self.argv)}) exited {when}" + (
@@ -273,15 +275,19 @@ class FreezeJob:
                 msg += f"; its stderr ends with: {_tail(err, 1500)}"
         return msg
 
-    def start(self) -> subprocess.Popen:
+    def start(self, *, locked: bool = False) -> subprocess.Popen:
+        """Launch criu dump; without ``locked``, first take the dump lock of the target's cwd (blocking)."""
+        if not locked:
+            self.lock.acquire()
         self._err = os.memfd_create("criu-dump-stderr")
         self.t0 = time.perf_counter()
         try:
             self.popen = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err,
                                           umask=0o077, close_fds=True)
         except OSError as e:
-            self._discard_dir()
             _close_fds(self._err)
+            self._err = -1
+            self.lock.release()
             raise CriuError(f"cannot run {' '.join(self.cmd)}: {e}") from e
         return self.popen
 
@@ -300,6 +306,7 @@ class FreezeJob:
         if self.popen is not None and self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
+        self.lock.release()
         self._discard_dir()
         _close_fds(self._err)
         self._err = -1
@@ -308,6 +315,7 @@ class FreezeJob:
         if self.popen is None:
             raise CriuError("FreezeJob.finish called before start")
         rc = self.popen.wait()
+        self.lock.release()
         seconds = time.perf_counter() - self.t0
         err_text = _read_memfd(self._err)
         _close_fds(self._err)
@@ -375,8 +383,16 @@ def freeze(
     to the image ``proc`` was thawed from.  The process keeps running whenever an error is raised.
     """
     job = FreezeJob(pid=proc.pid, argv=proc.argv, target=store_or_dir, parent=parent, proc=proc)
-    job.start()
+    _start_or_abort(job)
     return job.finish(leave_running=leave_running)
+
+
+def _start_or_abort(job: FreezeJob) -> None:
+    try:
+        job.start()
+    except BaseException:
+        job.abort()
+        raise
 
 
 def freeze_pid(
@@ -389,7 +405,7 @@ def freeze_pid(
     except FileNotFoundError as e:
         raise TargetGone(f"process {pid} does not exist; nothing to freeze", pid=pid) from e
     job = FreezeJob(pid=pid, argv=argv, target=directory, parent=None, proc=None)
-    job.start()
+    _start_or_abort(job)
     return job.finish(leave_running=leave_running)
 
 

@@ -180,3 +180,35 @@ def test_open_image_from_path_thaws(store):
 
 def test_no_proc_left_after_closing(criu):
     assert cb.live_procs() == []
+
+
+def test_concurrent_freezes_in_one_cwd_and_leftover_parasite_dir(store, tmp_path):
+    """Regression: criu's parasite mounts procfs at <cwd>/proc.crtools, so concurrent dumps of processes sharing
+    a cwd collided (EEXIST) and a leftover directory from a killed dump broke every later dump there."""
+    (tmp_path / "proc.crtools").mkdir()  # as left behind by a dump that was killed half-way
+    with cb.spawn(COUNTER_ARGV, cwd=tmp_path) as orig:
+        ask(orig, "1")
+        image = cb.freeze(orig, store)
+    assert not (tmp_path / "proc.crtools").exists()
+
+    async def main():
+        clones = await aio.thaw_many(image, 4)
+        try:
+            for i, c in enumerate(clones):
+                ask(c, str(i))
+            images = [None] * 4
+
+            async def one(i):
+                images[i] = await aio.freeze(clones[i], store)
+
+            async with anyio.create_task_group() as tg:
+                for i in range(4):
+                    tg.start_soon(one, i)
+            for i, im in enumerate(images):
+                with cb.thaw(im) as again:
+                    assert ask(again, "0") == str(1 + i)
+        finally:
+            for c in clones:
+                await aio.aclose(c)
+
+    anyio.run(main)
