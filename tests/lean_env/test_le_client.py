@@ -412,3 +412,15 @@ def test_memory_of_descendants_counts_and_they_die_too(script):
         time.sleep(0.01)
     else:
         pytest.fail(f"grandchild {child_pid} still running 5 s after the kill")
+
+
+def test_requests_larger_than_a_pipe_buffer_are_written_in_pieces():
+    text = "echo " + "∧ h" * 700_000  # about 3 MB of UTF-8 -- far more than a 64 KiB pipe buffer
+    with ReplClient.spawn(PEER, timeout=60) as c:
+        assert c.command(text).messages[0].data == text
+
+    async def main():
+        async with await AsyncReplClient.spawn(PEER, timeout=60) as ac:
+            return (await ac.command(text)).messages[0].data
+
+    assert anyio.run(main) == text
