@@ -119,9 +119,19 @@ class Elaborator:
         ety = self.infer(e, lctx)
         if self.unify(ety, expected):
             return e
-        if self.whnf(expected) == PROP and self.whnf(ety) == BOOL:  # Bool → Prop coercion
-            return mk_app(Const("Eq"), BOOL, e, Const("Bool.true"))
+        coerced = self.coerce(e, ety, expected)
+        if coerced is not None:
+            return coerced
         raise self.mismatch(e, ety, expected, lctx, syn)
+
+    def coerce(self, e: Expr, ety: Expr, expected: Expr) -> Expr | None:
+        """Lean's coercions inside the fragment: Bool → Prop (`b = true`) and Nat → Int (`↑n`)."""
+        want, have = self.whnf(expected), self.whnf(ety)
+        if want == PROP and have == BOOL:
+            return mk_app(Const("Eq"), BOOL, e, Const("Bool.true"))
+        if want == INT and have == NAT:
+            return App(Const("Int.ofNat"), e)
+        return None
 
     # -- names
     def resolve(self, name: str, lctx: LocalContext, syn: Syn) -> Expr:
@@ -151,8 +161,11 @@ class Elaborator:
         raise self.error(f"Unknown identifier `{name}`", syn)
 
     def project(self, e: Expr, fld: str, lctx: LocalContext, syn: Syn) -> Expr:
-        ty = self.whnf(self.infer(e, lctx))
+        ty = self.red.whnf_core(self.mctx.instantiate(self.infer(e, lctx)))
         fn, args = get_app_fn_args(ty)
+        if type(fn) is not Const or self.env.get(f"{fn.name}.{PROJ_ALIASES.get((fn.name, fld), fld)}") is None:
+            ty = self.whnf(ty)
+            fn, args = get_app_fn_args(ty)
         if type(fn) is not Const:
             raise self.error(f"invalid field notation, type is not of the form (C ...) where C is a constant\n  "
                              f"{self.pp(e, lctx)}\nhas type\n  {self.pp(ty, lctx)}", syn)
@@ -495,8 +508,9 @@ class Elaborator:
             break
         if expected is not None and not postponed:
             if not self.unify(fty, expected):
-                if self.whnf(expected) == PROP and self.whnf(fty) == BOOL:
-                    return mk_app(Const("Eq"), BOOL, f, Const("Bool.true"))
+                coerced = self.coerce(f, fty, expected)
+                if coerced is not None:
+                    return coerced
                 raise self.mismatch(f, fty, expected, lctx, s)
         elif expected is not None:
             self.unify(fty, expected)
@@ -508,10 +522,10 @@ class Elaborator:
                 a = self.elab(a_s, None, lctx)
                 aty = self.infer(a, lctx)
                 if not self.unify(aty, ty):
-                    if self.whnf(ty) == PROP and self.whnf(aty) == BOOL:
-                        a = mk_app(Const("Eq"), BOOL, a, Const("Bool.true"))
-                    else:
+                    coerced = self.coerce(a, aty, ty)
+                    if coerced is None:
                         raise self.app_mismatch(f_before, a, aty, ty, lctx, a_s)
+                    a = coerced
             else:
                 a = self.elab(a_s, ty, lctx)
             if not self.unify(m, a):

@@ -163,6 +163,8 @@ class Printer:
                 return self._paren(f"{self.fmt(args[0], lp, bound)} {sym} {self.fmt(args[1], rp, bound)}", prec > p)
             if name == "Not" and len(args) == 1:
                 return self._paren(f"¬{self.fmt(args[0], 40, bound)}", prec > MAX)
+            if name == "Int.ofNat" and len(args) == 1:
+                return self._paren(f"↑{self.fmt(args[0], MAX, bound)}", prec > MAX)
             if name == "Neg.neg" and len(args) == 2:
                 return self._paren(f"-{self.fmt(args[1], 75, bound)}", prec > 75)
             if name == "Exists" and len(args) == 2 and type(args[1]) is Lam:
