@@ -8,6 +8,7 @@ import pickle
 import sys
 import traceback
 
+from . import leanjson
 from .errors import MiniLeanError
 from .expr import bump_ids, subterms
 from .frontend import CommandRunner, ProofState, StepFailed, proof_status, run_tactic
@@ -245,5 +246,5 @@ def serve(loader: Loader, stdin=None, stdout=None) -> int:
             # a defect in MiniLean: answer like a failing Lean request, keep serving, and leave a trace
             traceback.print_exc(file=sys.stderr)
             reply = {"message": f"Lean error:\nMiniLean internal error ({type(e).__name__}): {e}"}
-        stdout.write(json.dumps(reply, ensure_ascii=False) + "\n\n")
+        stdout.write(leanjson.dumps(reply) + "\n\n")
         stdout.flush()

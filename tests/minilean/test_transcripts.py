@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
-from transcripts import diff, expected_values, run_minilean
+from lean_env.minilean.leanjson import dumps
+from transcripts import diff, expected_values, run_minilean, run_minilean_raw, split_frames
 
 PASSING = ["proof_branching2", "proof_transitivity", "by_cases", "readme", "proof_step", "sorry_hypotheses",
            "dup_sorries", "term_sorry", "unknown_environment", "unknown_proof_state", "incomplete",
@@ -15,14 +17,26 @@ PASSING = ["proof_branching2", "proof_transitivity", "by_cases", "readme", "proo
 
 
 @pytest.mark.parametrize("name", PASSING)
-def test_transcript_matches_lean(name, shared_dir, tmp_path):
+def test_transcript_matches_lean_byte_for_byte(name, shared_dir, tmp_path):
     base = shared_dir / "repl-transcripts"
     (tmp_path / "test").mkdir()
     for f in base.glob("*.lean"):
         shutil.copy(f, tmp_path / "test" / f.name)
-    got, err = run_minilean((base / f"{name}.in").read_text(encoding="utf-8"), cwd=tmp_path)
+    proc = run_minilean_raw((base / f"{name}.in").read_text(encoding="utf-8"), cwd=tmp_path)
+    got = [json.loads(f) for f in split_frames(proc.stdout)]
+    expected_text = (base / f"{name}.expected.out").read_text(encoding="utf-8")
     problems = diff(expected_values(base / f"{name}.expected.out"), got)
-    assert not problems, "\n".join(problems) + "\nstderr:\n" + err[-2000:]
+    assert not problems, "\n".join(problems) + "\nstderr:\n" + proc.stderr[-2000:]
+    assert proc.stdout == expected_text
+
+
+def test_lean_json_layout_matches_every_recorded_reply(shared_dir):
+    """The renderer reproduces Lean's text for every reply recorded in the shared transcripts."""
+    frames = [f for p in sorted((shared_dir / "repl-transcripts").rglob("*.expected.out"))
+              for f in split_frames(p.read_text(encoding="utf-8"))]
+    assert len(frames) > 100
+    for f in frames:
+        assert dumps(json.loads(f)) == f
 
 
 def test_self_reference_is_rejected_with_leans_verdict(shared_dir, tmp_path):

@@ -27,9 +27,14 @@ def expected_values(path: Path) -> list:
     return [json.loads(f) for f in split_frames(path.read_text(encoding="utf-8"))]
 
 
+def run_minilean_raw(in_text: str, *, cwd: Path, library_size: int = 20, timeout: float = 60.0
+                     ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lean_env.minilean", "--library-size", str(library_size)],
+                          input=in_text, capture_output=True, text=True, cwd=cwd, timeout=timeout, encoding="utf-8")
+
+
 def run_minilean(in_text: str, *, cwd: Path, library_size: int = 20, timeout: float = 60.0) -> tuple[list, str]:
-    proc = subprocess.run([sys.executable, "-m", "lean_env.minilean", "--library-size", str(library_size)],
-                          input=in_text, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    proc = run_minilean_raw(in_text, cwd=cwd, library_size=library_size, timeout=timeout)
     return [json.loads(f) for f in split_frames(proc.stdout)], proc.stderr
 
 
