@@ -143,6 +143,7 @@ def generate_tautologies(
     count: int,
     *,
     seed: int = 0,
+    min_atoms: int = 1,
     max_atoms: int = MAX_ATOMS,
     max_depth: int = 3,
     families: Sequence[str] | None = None,
@@ -152,11 +153,13 @@ def generate_tautologies(
     """``count`` tautologies, the same list for the same arguments.
 
     Families cycle through ``families`` (default: every schema in :data:`FAMILIES`, then ``"random"`` and
-    ``"weakened"``); each item picks 1..``max_atoms`` atom names from one pool in ``pools`` (default: all of
-    :data:`NAME_POOLS`) and subformulas of depth up to ``max_depth``.  Names are ``{prefix}_{index}_{family}``.
+    ``"weakened"``); each item picks ``min_atoms``..``max_atoms`` atom names from one pool in ``pools``
+    (default: all of :data:`NAME_POOLS`) and subformulas of depth up to ``max_depth``; a formula that ends up
+    using fewer than ``min_atoms`` atoms is drawn again.  Names are ``{prefix}_{index}_{family}``.
     """
-    if not 1 <= max_atoms <= MAX_ATOMS:
-        raise PolicyError(f"max_atoms={max_atoms} must be between 1 and {MAX_ATOMS} (truth tables stay small)")
+    if not 1 <= min_atoms <= max_atoms <= MAX_ATOMS:
+        raise PolicyError(f"need 1 <= min_atoms ({min_atoms}) <= max_atoms ({max_atoms}) <= {MAX_ATOMS} "
+                          "(truth tables stay small)")
     if max_depth < 0:
         raise PolicyError(f"max_depth={max_depth} must be >= 0")
     kinds = list(families) if families is not None else sorted(FAMILIES) + ["random", "weakened"]
@@ -170,10 +173,14 @@ def generate_tautologies(
     rng = random.Random(seed)
     out: list[Tautology] = []
     index = 0
+    max_draws = 1000 * max(count, 1)
     while len(out) < count:
+        if index >= max_draws:
+            raise PolicyError(f"drew {index} formulas for {count} tautologies of families {kinds} with "
+                              f">= {min_atoms} atoms and found only {len(out)}; lower min_atoms or add families")
         family = kinds[index % len(kinds)]
         pool = NAME_POOLS[pool_names[(index // len(kinds)) % len(pool_names)]]
-        n_atoms = rng.randint(1, max_atoms)
+        n_atoms = rng.randint(min_atoms, max_atoms)
         names = rng.sample(pool, n_atoms)
         depth = rng.randint(0, max_depth)
         if family == "random":
@@ -185,6 +192,8 @@ def generate_tautologies(
             formula = _family_instance(rng, names, family, depth)
         index += 1
         if formula is None:
+            continue
+        if len(atoms(formula)) < min_atoms:
             continue
         if not is_tautology(formula):
             raise PolicyError(f"internal error: family {family!r} produced a non-tautology {render(formula)!r}")
