@@ -1,8 +1,10 @@
 """Session-wide guarantees for every test package.
 
 * Images go to a private root for this test session (``CRYO_IMAGE_ROOT``), on tmpfs.
-* After the whole session, no process of ours is left (children of pytest, and any minilean / criu /
-  ``unshare --pid`` process started during the session) and the image root is empty.  A leak fails the run.
+* After the whole session, no process of ours is left and the image root is empty.  A leak fails the run.
+  "Ours" means a descendant of pytest, or any process whose environment carries this session's marker
+  ``CRYO_TEST_SESSION`` (set here, inherited by everything the tests start, and restored by CRIU with the
+  rest of a frozen process) -- so concurrent test runs on one machine never count each other's processes.
 * ``criu`` fixture: the CRIU binary; *fails* (never skips) when CRIU is missing or broken.
 """
 
@@ -11,30 +13,30 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-_OUR_MARKERS = ("lean_env.minilean", "criu_backend", "unshare --pid", "/criu/bin/criu", "criu restore", "criu dump")
+SESSION_ENV = "CRYO_TEST_SESSION"
 
 
-def _our_process(proc: psutil.Process, started_after: float) -> bool:
+def _carries_marker(proc: psutil.Process, marker: str, started_after: float) -> bool:
     try:
         if proc.create_time() < started_after:
             return False
-        cmdline = " ".join(proc.cmdline())
+        return proc.environ().get(SESSION_ENV) == marker
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return any(marker in cmdline for marker in _OUR_MARKERS)
 
 
-def _leaked(started_after: float) -> list[str]:
+def _leaked(marker: str, started_after: float) -> list[str]:
     me = psutil.Process()
     found: dict[int, psutil.Process] = {p.pid: p for p in me.children(recursive=True)}
     for proc in psutil.process_iter():
-        if proc.pid != me.pid and _our_process(proc, started_after):
+        if proc.pid != me.pid and _carries_marker(proc, marker, started_after):
             found.setdefault(proc.pid, proc)
     rows = []
     for pid, proc in sorted(found.items()):
@@ -49,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(os.environ.get("CRYO_TEST_IMAGE_ROOT", f"/dev/shm/cryo-test-{os.getpid()}"))
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ["CRYO_IMAGE_ROOT"] = str(root)
+    os.environ[SESSION_ENV] = uuid.uuid4().hex
     config._cryo_image_root = root  # type: ignore[attr-defined]
     config._cryo_started = time.time() - 1.0  # type: ignore[attr-defined]
 
@@ -61,10 +64,11 @@ def no_leaks_after_session(request: pytest.FixtureRequest):
     started = config._cryo_started  # type: ignore[attr-defined]
     root: Path = config._cryo_image_root  # type: ignore[attr-defined]
     deadline = time.monotonic() + 5.0
-    leaked = _leaked(started)
+    marker = os.environ[SESSION_ENV]
+    leaked = _leaked(marker, started)
     while leaked and time.monotonic() < deadline:
         time.sleep(0.1)
-        leaked = _leaked(started)
+        leaked = _leaked(marker, started)
     left = sorted(str(p) for p in root.iterdir()) if root.exists() else []
     # Clean up so one leaky run does not poison the next, then report.
     for row in leaked:
