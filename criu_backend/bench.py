@@ -44,8 +44,10 @@ for line in sys.stdin:
 """
 
 
-def _ask(proc, word: str = "ping", timeout: float = 120.0) -> str:
-    os.write(proc.stdin, (word + "\n").encode())
+def _ask(proc, word: str | None = "ping", timeout: float = 120.0) -> str:
+    """Send ``word`` (None: send nothing) and return the next line."""
+    if word is not None:
+        os.write(proc.stdin, (word + "\n").encode())
     buf = b""
     while not buf.endswith(b"\n"):
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
@@ -98,12 +100,16 @@ def _bare_criu_fanout(image, n: int) -> float:
         cmd = [*criu.argv, "restore", "-D", str(image.path), "-W", str(w), "-d", "--pidfile", str(w / "pid"),
                "-o", "restore.log", "--inherit-fd", f"fd[{in_r}]:{stdio['0']}",
                "--inherit-fd", f"fd[{out_w}]:{stdio['1']}", "--inherit-fd", f"fd[{err_w}]:{stdio['2']}"]
-        popens.append(subprocess.Popen(cmd, pass_fds=(in_r, out_w, err_w), stdin=subprocess.DEVNULL))
+        with open(w / "criu.stderr", "wb") as err:
+            popens.append(subprocess.Popen(cmd, pass_fds=(in_r, out_w, err_w), stdin=subprocess.DEVNULL,
+                                           stdout=err, stderr=err))
         for fd in (in_r, out_w, err_w):
             os.close(fd)
     for i, p in enumerate(popens):
         if p.wait() != 0:
-            raise RuntimeError(f"bare criu restore failed: {(work / str(i) / 'restore.log').read_text()[-500:]}")
+            logs = [(work / str(i) / name) for name in ("restore.log", "criu.stderr")]
+            text = "".join(f.read_text()[-500:] for f in logs if f.exists())
+            raise RuntimeError(f"bare criu restore failed: {text}")
         pids.append(int((work / str(i) / "pid").read_text()))
     for in_w, out_r, _ in pipes:
         os.write(in_w, b"ping\n")
@@ -132,7 +138,7 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
         for size in sizes:
             row: dict[str, Any] = {}
             with cb.spawn([sys.executable, "-c", TARGET, str(size)]) as orig:
-                if _ask(orig, "") != "ready":
+                if _ask(orig, None, timeout=300) != "ready":
                     raise RuntimeError("target did not start")
                 t = time.perf_counter()
                 _ask(orig, "fork")

@@ -243,7 +243,8 @@ class ImageStore:
         self.run_dir = self.root / f"{RUN_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         self.run_dir.mkdir(mode=0o700)
         write_private_json(
-            self.run_dir / OWNER_NAME, {"pid": os.getpid(), "start_time": _sys.start_time(os.getpid())}
+            self.run_dir / OWNER_NAME,
+            {"pid": os.getpid(), "start_time": _sys.start_time(os.getpid()), "pidns": _pidns()},
         )
         self.work_root = self.run_dir / "work"
         self.work_root.mkdir(mode=0o700)
@@ -409,10 +410,18 @@ class ImageStore:
         return f"<ImageStore {self.run_dir} {len(self)} images {self.total_bytes / 1e6:.1f}/{self.budget / 1e6:.0f} MB>"
 
 
+def _pidns() -> int:
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
 def _owner_alive(run_dir: Path) -> bool:
+    """Whether the process that made ``run_dir`` may still use it (runs made in another pid namespace, whose
+    pids we cannot check, count as alive)."""
     try:
         owner = json.loads((run_dir / OWNER_NAME).read_text())
         pid, started = int(owner["pid"]), owner.get("start_time")
+        if owner.get("pidns", _pidns()) != _pidns():
+            return True
     except FileNotFoundError:
         # Being created right now by another process, or a crash between mkdir and writing owner.json:
         # judge by the pid in the name, which is only reliable while that pid lives.
