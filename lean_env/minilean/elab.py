@@ -36,7 +36,7 @@ class SorryRec:
     tag: str
     start: int | None
     end: int | None
-    goal_text: str = ""
+    tactic: bool = False  # the `sorry` tactic (listed before term sorries, as the repl's info-tree walk does)
 
 
 @dataclass(slots=True)
@@ -44,6 +44,11 @@ class PendingBy:
     mvar: MVar
     seq: Syn
     by_syn: Syn
+
+
+def repl_order(recs: list["SorryRec"]) -> list["SorryRec"]:
+    """The order the repl lists sorries in: tactic sorries first, then term sorries (each in source order)."""
+    return [r for r in recs if r.tactic] + [r for r in recs if not r.tactic]
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .elab import Elaborator, ElabState, Msg, SorryRec
+from .elab import Elaborator, Msg, SorryRec, repl_order
 from .errors import AbortTactic, ElabError, ParseError
 from .expr import (Const, Expr, FVar, Lam, MVar, Pi, Sorry, abstract, fresh_id, fvars_of, has_mvar, has_sorry,
                    mvars_of)
@@ -118,7 +118,7 @@ def run_tactic(ps: ProofState, text: str) -> tuple[ProofState, list[dict], list[
     runner.prune()
     new = ProofState(ps.env, mctx, runner.goals, ps.roots, ps.aux_fids)
     msgs = [message_json(None, m) for m in el.st.messages]
-    sorries = [sorry_state(ps.env, mctx, rec, ps.aux_fids) for rec in el.st.sorries]
+    sorries = [sorry_state(ps.env, mctx, rec, ps.aux_fids) for rec in repl_order(el.st.sorries)]
     return new, msgs, sorries
 
 
@@ -354,7 +354,7 @@ class CommandRunner:
                 has_err = True
         # sorries: in elaboration order, each with a proof state over the environment before this command
         before_env = self.header_env if self.env0 is None else self.env0
-        for rec in el.st.sorries:
+        for rec in repl_order(el.st.sorries):
             text, st = sorry_state(before_env, mctx, rec, aux)
             self.sorries.append((text, (rec.start, rec.end), st))
         if self.root_goals and ty is not None and body_s.kind == "by":

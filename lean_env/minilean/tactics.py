@@ -150,7 +150,7 @@ class TacticRunner:
     def t_sorry(self, s: Syn) -> None:
         g = self.main(s)
         d = self.decl(g)
-        self.el.st.sorries.append(SorryRec(d.lctx, d.type, d.tag, s.start, s.end))
+        self.el.st.sorries.append(SorryRec(d.lctx, d.type, d.tag, s.start, s.end, tactic=True))
         self.assign(g, Sorry(d.type, False, fresh_id()))
         self.goals.pop(0)
 
