@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from policies.errors import PolicyError
 from policies.formula import BOTTOM, Atom, Binary, Formula, Not, Op, atoms, is_lean_identifier, is_tautology, render
 
-__all__ = ["Tautology", "FAMILIES", "NAME_POOLS", "generate_tautologies", "random_formula", "theorem_text"]
+__all__ = ["Tautology", "FAMILIES", "NAME_POOLS", "generate_tautologies", "random_formula", "theorem_text", "suite_text"]
 
 MAX_ATOMS = 8
 
@@ -203,3 +203,34 @@ def generate_tautologies(
             raise PolicyError(f"internal error: atom names {binder_order} are not all Lean identifiers")
         out.append(Tautology(f"{prefix}_{len(out)}_{family}", binder_order, formula, family))
     return out
+
+
+def suite_text(items: Sequence[Tautology], *, title: str = "generated tautologies") -> str:
+    """The tautologies as a Lean suite file: a header comment, then one theorem per block."""
+    lines = [f"-- cryo suite: {title} (policies.tautologies; every theorem is a classical tautology)", ""]
+    for t in items:
+        lines += [f"-- family: {t.family}, atoms: {len(t.atoms)}", t.statement, ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m policies tautologies --count N --seed S``: print a suite of generated tautologies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m policies tautologies",
+                                     description="Print a Lean suite of generated classical tautologies.")
+    parser.add_argument("--count", type=int, default=20, help="number of theorems (default 20)")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    parser.add_argument("--min-atoms", type=int, default=1)
+    parser.add_argument("--max-atoms", type=int, default=MAX_ATOMS)
+    parser.add_argument("--max-depth", type=int, default=3)
+    parser.add_argument("--family", action="append", dest="families", help="only this family (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        items = generate_tautologies(args.count, seed=args.seed, min_atoms=args.min_atoms, max_atoms=args.max_atoms,
+                                     max_depth=args.max_depth, families=args.families)
+    except PolicyError as e:
+        parser.error(str(e))
+    print(suite_text(items, title=f"{args.count} tautologies, seed {args.seed}"))
+    return 0
+

@@ -62,3 +62,20 @@ def test_min_atoms_and_families_knobs():
 def test_bad_arguments_say_what_to_change(kwargs, message):
     with pytest.raises(PolicyError, match=message):
         generate_tautologies(3, **kwargs)
+
+
+def test_cli_prints_a_suite_the_experiments_loader_reads(tmp_path):
+    import subprocess
+    import sys
+
+    from experiments.suites import load_suite
+
+    out = subprocess.run([sys.executable, "-m", "policies", "tautologies", "--count", "4", "--seed", "9",
+                          "--min-atoms", "6"], capture_output=True, text=True, timeout=60, check=True).stdout
+    suite = tmp_path / "taut.lean"
+    suite.write_text(out)
+    theorems = load_suite([suite])
+    assert [t.name for t in theorems] == [t.name for t in generate_tautologies(4, seed=9, min_atoms=6)]
+    bad = subprocess.run([sys.executable, "-m", "policies", "tautologies", "--max-atoms", "9"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "max_atoms (9)" in bad.stderr
