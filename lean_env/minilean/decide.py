@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .errors import MiniLeanError
 from .expr import Const, Expr, FALSE, Num, Pi, TRUE, get_app_fn_args, has_loose_bvar
 
 
-class Undecidable(Exception):
+class Undecidable(MiniLeanError):
     """The proposition is not closed, or not built from decidable parts."""
 
 

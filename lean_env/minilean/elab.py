@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ElabError
-from .expr import (ANY_LEVEL, App, BOOL, Const, DLam, Expr, FALSE, FVar, INT, Lam, MVar, NAT, Num, PROP, Pi, Sort,
-                   Sorry, TYPE, abstract, fresh_id, get_app_fn_args, has_loose_bvar, instantiate, mk_app, mvars_of)
+from .expr import (ANY_LEVEL, App, BOOL, Const, DLam, Expr, FVar, INT, Lam, MVar, NAT, Num, PROP, Pi, Sort, Sorry,
+                   TYPE, abstract, fresh_id, get_app_fn_args, instantiate, mk_app)
 from .kernel import Env, LocalContext, LocalDecl, MetaCtx, Reducer
 from .pretty import Printer, pp_goal
 from .syntax import Binder, Syn
@@ -543,9 +543,6 @@ class Elaborator:
 
     def text_of(self, s: Syn) -> str:
         return self.source[s.start:s.end] if self.source is not None else "_"
-
-    def _more_explicit(self, ty: Expr) -> bool:
-        return False
 
     def app_mismatch(self, f: Expr, a: Expr, aty: Expr, ety: Expr, lctx: LocalContext, s: Syn) -> ElabError:
         x, y = self._has_type_pair(aty, ety, lctx)

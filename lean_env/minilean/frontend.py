@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .elab import Elaborator, Msg, SorryRec, repl_order
-from .errors import AbortTactic, ElabError, ParseError
-from .expr import (Const, Expr, FVar, Lam, MVar, Pi, Sorry, abstract, fresh_id, fvars_of, has_mvar, has_sorry,
-                   mvars_of)
+from .errors import AbortTactic, ElabError, MiniLeanError, ParseError
+from .expr import Expr, Lam, MVar, Pi, Sorry, abstract, fresh_id, fvars_of, has_mvar, has_sorry
 from .kernel import ConstInfo, Env, KernelError, LocalContext, LocalDecl, MetaCtx, Reducer
 from .pretty import pp_goal, Printer
 from .syntax import COMMAND_KEYWORDS, Parser, Source, Syn, parse_tactic_text
@@ -91,7 +90,7 @@ def proof_status(ps: ProofState) -> str:
     return "Completed"
 
 
-class StepFailed(Exception):
+class StepFailed(MiniLeanError):
     """A tactic step the repl answers with {"message": "Lean error:\\n..."}."""
 
 
@@ -300,7 +299,6 @@ class CommandRunner:
             p.error_expected("':='")
         p.advance()
         body_s = p.term()
-        n_before = len(self.messages)
         mctx = MetaCtx()
         el = Elaborator(env, mctx)
         el.source = self.text

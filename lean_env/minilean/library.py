@@ -117,7 +117,7 @@ def build_library(n: int, base: dict[str, ConstInfo]) -> tuple[dict[str, ConstIn
         lctx, bs = el.elab_binders(binders, LocalContext())
         ty = el.elab_type(ty_s, lctx)
         el.default_numerals()
-        from .expr import abstract, Lam
+        from .expr import abstract
         full = el.mctx.instantiate(ty)
         for fid, nm, bty, imp in reversed(bs):
             full = Pi(nm, bty, abstract(full, fid), imp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .expr import (App, BVar, Const, Decide, DLam, Expr, FVar, Lam, MVar, Num, Pi, Sort, Sorry, get_app_fn_args,
-                   has_loose_bvar, instantiate)
+                   has_loose_bvar)
 from .kernel import LocalContext, MetaCtx
 
 INFIX = {  # const name (with type argument first) -> (symbol, prec, lhs prec, rhs prec)
@@ -126,7 +126,7 @@ class Printer:
         while type(cur) is Pi and (has_loose_bvar(cur.body) or cur.implicit):
             name = self.fresh_binder(cur.name, b)
             ty = self.fmt(cur.ty, 0, b)
-            if groups and groups[-1][1] == ty and groups[-1][2] == cur.implicit and not _mentions(cur.ty, b, groups[-1][0]):
+            if groups and groups[-1][1] == ty and groups[-1][2] == cur.implicit:
                 groups[-1][0].append(name)
             else:
                 groups.append(([name], ty, cur.implicit))
@@ -209,10 +209,6 @@ class Printer:
                 mask.append(False)
                 ty = None
         return mask
-
-
-def _mentions(ty: Expr, bound: list[str], names: list[str]) -> bool:
-    return False
 
 
 def pp_expr(e: Expr, lctx: LocalContext | None = None, mctx: MetaCtx | None = None, *, mathlib: bool = False,

@@ -587,7 +587,6 @@ class Parser:
             raise ParseError("unknown tactic", t.start)
         name = t.text
         self.advance()
-        end = t.end
         s = t.start
 
         def mk(kind, *args, **data):

@@ -17,7 +17,7 @@ MAX_REPEAT = 64
 class TacticRunner:
     """Runs tactic syntax against a goal list, on one elaborator (environment + metavariable context)."""
 
-    def __init__(self, el: Elaborator, goals: list[int], *, tactic_mode_positions: bool = False) -> None:
+    def __init__(self, el: Elaborator, goals: list[int]) -> None:
         self.el = el
         self.goals = list(goals)
         self.recover = True
@@ -82,7 +82,7 @@ class TacticRunner:
             raise ElabError(f"MiniLean: tactic `{k}` is outside the supported fragment", s.start, s.end)
         meth(s)
 
-    def elab_term(self, s: Syn, expected: Expr | None, lctx: LocalContext, *, allow_new_goals: bool) -> Expr:
+    def elab_term(self, s: Syn, expected: Expr | None, lctx: LocalContext) -> Expr:
         """Elaborate a term inside a tactic; with recovery, errors are logged and the term becomes `sorry`."""
         el = self.el
         try:
@@ -201,7 +201,7 @@ class TacticRunner:
         g = self.main(s)
         d = self.decl(g)
         before = set(self.el.mctx.decls)
-        e = self.elab_term(s.args[0], d.type, d.lctx, allow_new_goals=False)
+        e = self.elab_term(s.args[0], d.type, d.lctx)
         new = self.new_mvars_as_goals(e, before)
         if new:
             self.goals.pop(0)
@@ -214,7 +214,7 @@ class TacticRunner:
         g = self.main(s)
         d = self.decl(g)
         before = set(self.el.mctx.decls)
-        e = self.elab_term(s.args[0], d.type, d.lctx, allow_new_goals=True)
+        e = self.elab_term(s.args[0], d.type, d.lctx)
         new = self.new_mvars_as_goals(e, before)
         for m in new:
             md = self.decl(m)
@@ -554,7 +554,7 @@ class TacticRunner:
             self.run_pending()
             ty = self.instantiated(el.infer(val, d.lctx))
         else:
-            val = self.elab_term(val_s, ty, d.lctx, allow_new_goals=False)
+            val = self.elab_term(val_s, ty, d.lctx)
         lctx = d.lctx.add(LocalDecl(fid, nm, ty))
         ng = self.new_goal(lctx, d.type, d.tag)
         self.assign(g, App(DLam(fid, nm, ty, ng), val))
@@ -775,7 +775,7 @@ class TacticRunner:
             self.goals = [pg.id] + self.goals
             return
         ty = self.el.elab_type(ty_s, d.lctx) if ty_s is not None else None
-        h = self.elab_term(val_s, ty, d.lctx, allow_new_goals=False)
+        h = self.elab_term(val_s, ty, d.lctx)
         if pat is None:
             pat = Syn("pat_name", s.start, s.end, ("this",))
         self.rcases_on(h, pat, s)
@@ -1279,7 +1279,6 @@ def _sub(e: Expr):
 
 def _sub_closed(e: Expr):
     """Subterms without loose bound variables, outermost first, left to right."""
-    from .expr import has_loose_bvar as hlb
     out = []
 
     def go(x: Expr, depth: int) -> None:
