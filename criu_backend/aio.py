@@ -47,6 +47,8 @@ async def freeze(
     parent: Image | None = None,
 ) -> Image:
     """Async :func:`criu_backend.freeze`."""
+    for helper in list(proc._helpers):  # a lazily thawed copy: its memory must be complete before the dump
+        await _wait_exit(helper.popen)
     job = core.FreezeJob(pid=proc.pid, argv=proc.argv, target=store_or_dir, parent=parent, proc=proc)
     try:
         while not job.lock.try_acquire():  # another dump in the same cwd is running (see criu_backend._dumplock)
@@ -60,17 +62,19 @@ async def freeze(
     return job.finish(leave_running=leave_running)
 
 
-async def thaw_many(image: Image | str | os.PathLike[str], n: int) -> list[Proc]:
+async def thaw_many(image: Image | str | os.PathLike[str], n: int, *, lazy: bool = False) -> list[Proc]:
     """Async :func:`criu_backend.thaw_many`: n restores in flight at once."""
     if n < 1:
         raise ValueError(f"thaw_many: n must be >= 1, got {n}")
     image, criu = core.prepare_thaw(image)
-    jobs: list[core.RestoreJob] = []
+    jobs = [core.RestoreJob(image, criu, lazy=lazy) for _ in range(n)]
     try:
-        for _ in range(n):
-            job = core.RestoreJob(image, criu)
+        for job in jobs:
+            job.start_daemon()
+        while not all(job.daemon_ready() for job in jobs):
+            await anyio.sleep(0.001)
+        for job in jobs:
             job.start()
-            jobs.append(job)
         async with anyio.create_task_group() as tg:
             for job in jobs:
                 tg.start_soon(_wait_exit, job.popen)
@@ -82,9 +86,9 @@ async def thaw_many(image: Image | str | os.PathLike[str], n: int) -> list[Proc]
     return core.finish_all(jobs)
 
 
-async def thaw(image: Image | str | os.PathLike[str]) -> Proc:
+async def thaw(image: Image | str | os.PathLike[str], *, lazy: bool = False) -> Proc:
     """Async :func:`criu_backend.thaw`."""
-    return (await thaw_many(image, 1))[0]
+    return (await thaw_many(image, 1, lazy=lazy))[0]
 
 
 async def beam(

@@ -22,7 +22,7 @@ from criu_backend import _stderr, _sys
 from criu_backend._dumplock import DumpLock, target_cwd
 from criu_backend.errors import CriuError, CriuPermissionError, CriuRefused, ImageCorrupt, ImageStoreFull, TargetGone
 from criu_backend.install import CriuBinary, find_criu
-from criu_backend.proc import SPAWNED, THAWED, Proc
+from criu_backend.proc import SPAWNED, THAWED, Helper, Proc
 from criu_backend.store import (
     BUDGET_ENV,
     META_FORMAT,
@@ -244,6 +244,8 @@ class FreezeJob:
                              returncode=proc.returncode)
         if _sys.start_time(pid) is None:
             raise TargetGone(f"process {pid} does not exist; nothing to freeze", pid=pid)
+        if proc is not None:
+            proc.settle()  # a lazily thawed copy: let its lazy-pages daemon finish before dumping
         self.stdio = _stdio_links(pid)
         self.pidns_init = _sys.ns_pid(pid) == 1
         self.shell_job = any(_is_tty(link) for link in self.stdio.values())
@@ -413,9 +415,11 @@ def freeze_pid(
 class RestoreJob:
     """One ``criu restore -d`` of an image with fresh pipes (see module docstring)."""
 
-    def __init__(self, image: Image, criu: CriuBinary, *, inherit_stdio: bool = False):
+    def __init__(self, image: Image, criu: CriuBinary, *, inherit_stdio: bool = False, lazy: bool = False):
         self.image = image
         self.criu = criu
+        self.lazy = lazy
+        self.daemon: subprocess.Popen | None = None
         store = image.store if image.store is not None and not image.store.closed else None
         self.store = store
         self.work = store.new_work_dir() if store is not None else Path(tempfile.mkdtemp(prefix="cryo-restore-"))
@@ -425,6 +429,45 @@ class RestoreJob:
         self._theirs: list[int] = []
         self._err = -1
         self.t0 = 0.0
+
+    def start_daemon(self) -> None:
+        """For a lazy restore: start this clone's `criu lazy-pages` daemon (it serves memory on demand through
+        userfaultfd, then pushes the rest in the background and exits).  The image is pinned meanwhile."""
+        if not self.lazy:
+            return
+        self.image.pin()
+        try:
+            self.daemon = subprocess.Popen(
+                [*self.criu.argv, "lazy-pages", "-D", str(self.image.path), "-W", str(self.work),
+                 "-o", str(self.work / "lazy-pages.log")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, umask=0o077,
+                close_fds=True,
+            )
+        except OSError as e:
+            self.image.unpin()
+            raise CriuError(f"cannot run criu lazy-pages for {self.image.path}: {e}") from e
+
+    def daemon_ready(self) -> bool:
+        """True once the lazy-pages daemon listens (always True for an eager restore)."""
+        if self.daemon is None:
+            return True
+        if (self.work / "lazy-pages.socket").exists():
+            return True
+        if self.daemon.poll() is not None:
+            log = _tail(_read_text(self.work / "lazy-pages.log"))
+            raise CriuRefused(
+                f"criu lazy-pages for {self.image.path} exited with {self.daemon.returncode} before serving; "
+                f"log ends with:\n{log}", action="lazy-pages", returncode=self.daemon.returncode, log_tail=log,
+                log_path=None)
+        return False
+
+    def _stop_daemon(self) -> None:
+        if self.daemon is not None:
+            if self.daemon.poll() is None:
+                self.daemon.kill()
+            self.daemon.wait()
+            self.daemon = None
+            self.image.unpin()
 
     def _stdio_plan(self) -> list[str]:
         """Create the fresh pipes and return the --inherit-fd arguments."""
@@ -466,6 +509,8 @@ class RestoreJob:
                    "--pidfile", str(work / "pid"), "-o", str(work / "restore.log"), *self._stdio_plan()]
             if self.image.meta.get("shell_job"):
                 cmd.append("--shell-job")
+            if self.lazy:
+                cmd.append("--lazy-pages")
             self._err = os.memfd_create("criu-restore-stderr")
             self.t0 = time.perf_counter()
             self.popen = subprocess.Popen(
@@ -482,11 +527,13 @@ class RestoreJob:
 
     def _cleanup(self, *, close_ours: bool) -> None:
         if close_ours:
+            self._stop_daemon()
             _close_fds(*self._ours)
             self._ours = [-1, -1, -1]
         _close_fds(self._err)
         self._err = -1
-        shutil.rmtree(self.work, ignore_errors=True)
+        if self.daemon is None:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def abort(self) -> None:
         """Stop a restore in flight and kill whatever it restored."""
@@ -526,6 +573,8 @@ class RestoreJob:
             proc = Proc(pid=pid, stdin=in_w, stdout=out_r, stderr=tail, argv=self.image.meta.get("command", []),
                         kind=THAWED, image=self.image)
         except ProcessLookupError as e:
+            self._stop_daemon()
+            shutil.rmtree(self.work, ignore_errors=True)
             if tail is not None:
                 _stderr.stop(tail)
                 _close_fds(tail.relay_r)
@@ -539,6 +588,15 @@ class RestoreJob:
                 action="restore", returncode=0, log_tail="", log_path=None,
             ) from e
         proc.thaw_seconds = time.perf_counter() - self.t0
+        if self.daemon is not None:
+            image, work = self.image, self.work
+
+            def done() -> None:
+                image.unpin()
+                shutil.rmtree(work, ignore_errors=True)
+
+            proc.add_helper(Helper(self.daemon, on_finish=done))
+            self.daemon = None
         if self.store is not None:
             self.store.adopt(proc)
         return proc
@@ -556,23 +614,30 @@ def prepare_thaw(image: Image | str | os.PathLike[str], *, validate: bool = True
     return image, criu
 
 
-def thaw(image: Image | str | os.PathLike[str]) -> Proc:
-    """Restore one running copy of ``image`` with fresh pipes, in its own pid namespace."""
-    return thaw_many(image, 1)[0]
+def thaw(image: Image | str | os.PathLike[str], *, lazy: bool = False) -> Proc:
+    """Restore one running copy of ``image`` with fresh pipes, in its own pid namespace (see :func:`thaw_many`)."""
+    return thaw_many(image, 1, lazy=lazy)[0]
 
 
-def thaw_many(image: Image | str | os.PathLike[str], n: int) -> list[Proc]:
+def thaw_many(image: Image | str | os.PathLike[str], n: int, *, lazy: bool = False) -> list[Proc]:
     """Restore ``n`` copies of ``image`` concurrently (n criu restores in flight), each with fresh pipes and its
-    own pid namespace.  If any restore fails, the copies already made are closed and the first error raised."""
+    own pid namespace.  If any restore fails, the copies already made are closed and the first error raised.
+
+    ``lazy=True`` restores memory on demand (userfaultfd): each copy gets a `criu lazy-pages` daemon that serves
+    pages as they are touched and then pushes the rest in the background; the copy answers sooner, and
+    ``Proc.settle()`` waits until all its memory is in place (freezing a copy does that first).
+    """
     if n < 1:
         raise ValueError(f"thaw_many: n must be >= 1, got {n}")
     image, criu = prepare_thaw(image)
-    jobs: list[RestoreJob] = []
+    jobs = [RestoreJob(image, criu, lazy=lazy) for _ in range(n)]
     try:
-        for _ in range(n):
-            job = RestoreJob(image, criu)
+        for job in jobs:
+            job.start_daemon()
+        while not all(job.daemon_ready() for job in jobs):
+            time.sleep(0.001)
+        for job in jobs:
             job.start()
-            jobs.append(job)
     except BaseException:
         for job in jobs:
             job.abort()

@@ -60,6 +60,7 @@ class Proc:
         self._lock = threading.Lock()
         self.started = time.time()
         self.thaw_seconds: float | None = None  # wall time of the criu restore that made this process
+        self._helpers: list[Helper] = []  # e.g. the `criu lazy-pages` daemon still feeding this process's memory
         with _live_lock:
             _live.add(self)
 
@@ -125,6 +126,26 @@ class Proc:
         return self._tail.tail() if self._tail is not None else b""
 
     # -- ending ----------------------------------------------------------------------------------------------
+    def add_helper(self, helper: "Helper") -> None:
+        self._helpers.append(helper)
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until helper processes (a lazy-pages daemon) have finished: all memory is then in place."""
+        for h in list(self._helpers):
+            h.wait(timeout)
+        self._reap_helpers()
+
+    @property
+    def settled(self) -> bool:
+        self._reap_helpers()
+        return not self._helpers
+
+    def _reap_helpers(self) -> None:
+        for h in list(self._helpers):
+            if h.poll() is not None:
+                h.finish()
+                self._helpers.remove(h)
+
     def kill(self) -> None:
         """SIGKILL the target; being PID 1 of its namespace, everything in that namespace dies with it."""
         if not self._closed and self._returncode is None:
@@ -137,6 +158,15 @@ class Proc:
             return
         self.kill()
         self.wait()
+        for h in self._helpers:
+            h.stop()
+        self._helpers.clear()
+        if self._popen is not None:
+            # the target is unshare's child; if unshare died first, the target was reparented to us (subreaper)
+            try:
+                os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
         with self._lock:
             if self._closed:
                 return
@@ -160,6 +190,36 @@ class Proc:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+class Helper:
+    """A process that serves a Proc for a while (a lazy-pages daemon): reaped, with its cleanup, when done."""
+
+    def __init__(self, popen: subprocess.Popen, *, on_finish=None):
+        self.popen = popen
+        self._on_finish = on_finish
+        self._finished = False
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired as e:
+            raise TimeoutError(f"helper pid {self.popen.pid} still running after {timeout} s") from e
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait()
+        self.finish()
+
+    def finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            if self._on_finish is not None:
+                self._on_finish()
 
 
 def live_procs() -> list[Proc]:

@@ -212,3 +212,42 @@ def test_concurrent_freezes_in_one_cwd_and_leftover_parasite_dir(store, tmp_path
                 await aio.aclose(c)
 
     anyio.run(main)
+
+
+def test_lazy_thaw_serves_memory_on_demand_and_refreezes(store):
+    with cb.spawn(COUNTER_ARGV) as orig:
+        ask(orig, "alloc 40")  # 40 MB touched, so there is something to serve lazily
+        assert ask(orig, "3") == "3"
+        image = cb.freeze(orig, store)
+    clones = cb.thaw_many(image, 3, lazy=True)
+    try:
+        assert image.pins == 3  # pinned while the lazy-pages daemons may still read it
+        assert [ask(c, str(i)) for i, c in enumerate(clones)] == ["3", "4", "5"]
+        again = cb.freeze(clones[0], store, leave_running=False)  # waits for that copy's memory to settle
+        assert clones[0].settled
+        with cb.thaw(again) as c2:
+            assert ask(c2, "1") == "4"
+        for c in clones[1:]:
+            c.settle(60)
+        assert image.pins == 0
+    finally:
+        for c in clones:
+            c.close()
+
+
+def test_async_lazy_thaw_many(store):
+    async def main():
+        with cb.spawn(COUNTER_ARGV) as orig:
+            ask(orig, "7")
+            image = await aio.freeze(orig, store)
+        clones = await aio.thaw_many(image, 2, lazy=True)
+        try:
+            assert [ask(c, "1") for c in clones] == ["8", "8"]
+            child = await aio.freeze(clones[1], store)
+            assert child.depth == 1
+        finally:
+            for c in clones:
+                await aio.aclose(c)
+        assert image.pins == 0
+
+    anyio.run(main)
