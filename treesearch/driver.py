@@ -334,7 +334,11 @@ class SearchDriver:
             tg.start_soon(self._expand, path)
 
     async def _open(self) -> bool:
-        root = await self.backend.open(self.theorem)
+        try:
+            root = await self.backend.open(self.theorem)
+        except BackendError as e:  # e.g. the root repl was killed from outside: try once more
+            self._error("open", None, f"opening {self.theorem.name} failed, retrying once: {e}")
+            root = await self.backend.open(self.theorem)
         if not root.ok or root.goals is None:
             self._error("open", None, f"could not open theorem {self.theorem.name}: {root.message}")
             return False

@@ -111,7 +111,10 @@ class CriuBackend(Backend):
         image.pin()
         t0 = time.perf_counter()
         try:
-            procs = await aio.thaw_many(image, n)
+            # Shielded: a restore cancelled half-way can leave a half-restored process that nobody owns
+            # (criu killed before it wrote the pidfile); a restore takes tens of milliseconds.
+            with anyio.CancelScope(shield=True):
+                procs = await aio.thaw_many(image, n)
         except ImageCorrupt as e:
             raise StateLost(f"the image of state {handle.serial} is gone or damaged ({e}); replay it") from e
         except CriuError as e:
@@ -130,7 +133,8 @@ class CriuBackend(Backend):
         if self.store is None:
             self.store = ImageStore(self.image_root, budget=self.image_budget)
         try:
-            proc = await aio.spawn(self.argv())
+            with anyio.CancelScope(shield=True):  # spawn runs in a thread: never drop its result
+                proc = await aio.spawn(self.argv())
         except CriuError as e:
             raise BackendError(f"criu backend could not spawn {self.argv()}: {e}") from e
         self._clones.add(proc)

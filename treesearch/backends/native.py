@@ -106,6 +106,12 @@ class NativeBackend(Backend):
             for w in self.workers:
                 tg.start_soon(one, w)
         if failures:
+            with anyio.CancelScope(shield=True):
+                for w in self.workers:
+                    if w.client is not None:
+                        await _repl.close_client(w.client)
+                        w.client = None
+                    w.alive = False
             raise BackendError(f"native backend could not start its repls: {'; '.join(failures)}")
         first = results[0]
         if not first.ok:

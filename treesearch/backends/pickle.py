@@ -111,7 +111,8 @@ class PickleBackend(Backend):
         self.theorem = theorem
         base = Path(self._root) if self._root else image_root()
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=f"pickle-{os.getpid()}-", dir=base))
+        if self.dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"pickle-{os.getpid()}-", dir=base))
         client = await self._spawn()
         try:
             opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
