@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ElabError
-from .expr import (ANY_LEVEL, App, BOOL, Const, DLam, Expr, FVar, INT, Lam, MVar, NAT, Num, PROP, Pi, Sort, Sorry,
+from .expr import (ANY_LEVEL, App, BVar, BOOL, Const, DLam, Expr, FVar, INT, Lam, MVar, NAT, Num, PROP, Pi, Sort, Sorry,
                    TYPE, abstract, fresh_id, get_app_fn_args, instantiate, mk_app)
 from .kernel import Env, LocalContext, LocalDecl, MetaCtx, Reducer
 from .pretty import Printer, pp_goal
@@ -51,6 +51,16 @@ def repl_order(recs: list["SorryRec"]) -> list["SorryRec"]:
     return [r for r in recs if r.tactic] + [r for r in recs if not r.tactic]
 
 
+@dataclass(slots=True)
+class TacticRecord:
+    """One substantive tactic as the repl's `allTactics` reports it: syntax, goals and metavariables before."""
+
+    syn: Syn
+    goals: list[int]
+    mctx_before: object
+    used_constants: list[str] = field(default_factory=list)
+
+
 @dataclass
 class ElabState:
     """Everything one elaboration run accumulates (messages, sorries, holes, nested tactic blocks)."""
@@ -58,6 +68,7 @@ class ElabState:
     messages: list[Msg] = field(default_factory=list)
     sorries: list[SorryRec] = field(default_factory=list)
     numerals: list[int] = field(default_factory=list)
+    tactic_log: list | None = None  # with `allTactics`: TacticRecord per substantive tactic run
     holes: list[tuple[int, Syn]] = field(default_factory=list)
     pending: list[PendingBy] = field(default_factory=list)
 
@@ -71,7 +82,8 @@ class Elaborator:
         self.recover = True
         self.aux_fid: int | None = None
         self.source: str | None = None
-        self.bare_ident_mode = False  # `apply c`: a bare constant keeps its implicit arguments
+        self.bare_ident_mode = False
+        self.calc_prev: Expr | None = None  # `apply c`: a bare constant keeps its implicit arguments
 
     # -- printing helpers
     def pp(self, e: Expr, lctx: LocalContext | None = None) -> str:
@@ -270,11 +282,77 @@ class Elaborator:
             lctx2 = lctx.add(LocalDecl(fid, nm, ty))
             body = self.elab(body_s, expected, lctx2)
             return App(DLam(fid, nm, ty, body), val)
+        if k == "calc":
+            return self.ensure_type(self.elab_calc(s, lctx), expected, lctx, s)
+        if k == "calc_prev":
+            return self.calc_prev
         if k == "cdot":
             raise self.error("`·` placeholders are not supported by MiniLean", s)
         if k == "tuple":
             raise self.error("tuples are not supported by MiniLean", s)
         raise self.error(f"unsupported syntax `{k}`", s)
+
+    def elab_calc(self, s: Syn, lctx: LocalContext) -> Expr:
+        """A `calc` chain: each step `_ R c := proof` continues from the previous right-hand side."""
+        rel_acc: tuple | None = None  # (name, type, lhs, rhs, proof)
+        for rel_s, proof_s in s.args[0]:
+            if rel_acc is not None and rel_s.kind == "binop" and rel_s.args[1].kind == "hole":
+                op, _, rhs_s = rel_s.args
+                rel_s = Syn("binop", rel_s.start, rel_s.end, (op, Syn("calc_prev", rel_s.start, rel_s.start), rhs_s))
+                self.calc_prev = rel_acc[3]
+            rel = self.mctx.instantiate(self.elab_type(rel_s, lctx))
+            self.default_numerals()
+            rel = self.mctx.instantiate(rel)
+            parts = self._relation(rel)
+            if parts is None:
+                raise self.error(f"invalid 'calc' step, relation expected\n  {self.pp(rel, lctx)}", rel_s)
+            if rel_acc is not None and not self.unify(parts[2], rel_acc[3]):
+                raise self.error(f"invalid 'calc' step, left-hand side is\n  {self.pp(parts[2], lctx)}\nbut previous "
+                                 f"right-hand side is\n  {self.pp(rel_acc[3], lctx)}", rel_s)
+            proof = self.elab(proof_s, rel, lctx)
+            step = (*parts, proof)
+            rel_acc = step if rel_acc is None else self._trans(rel_acc, step, lctx, rel_s)
+        return rel_acc[4]
+
+    def _relation(self, rel: Expr):
+        fn, args = get_app_fn_args(rel)
+        if type(fn) is Const and fn.name in ("Eq", "LT.lt", "LE.le", "Ne") and len(args) == 3:
+            return fn.name, args[0], args[1], args[2]
+        if type(fn) is Const and fn.name in ("GT.gt", "GE.ge") and len(args) == 3:
+            return fn.name, args[0], args[1], args[2]
+        if type(fn) is Const and fn.name == "Iff" and len(args) == 2:
+            return "Iff", PROP, args[0], args[1]
+        return None
+
+    def _trans(self, a: tuple, b: tuple, lctx: LocalContext, s: Syn) -> tuple:
+        r1, ty, x, y, p1 = a
+        r2, _, _, z, p2 = b
+        if r1 == "Eq" and r2 == "Eq":
+            return "Eq", ty, x, z, mk_app(Const("Eq.trans"), ty, x, y, z, p1, p2)
+        if r1 == "Iff" and r2 == "Iff":
+            return "Iff", ty, x, z, mk_app(Const("Iff.trans"), x, y, z, p1, p2)
+        if r1 == "Eq":
+            target = self._mk_rel(r2, ty, x, z)
+            motive = Lam("_a", ty, self._mk_rel(r2, ty, BVar(0), z))
+            eq = mk_app(Const("congrArg"), ty, PROP, x, y, motive, p1)
+            return r2, ty, x, z, mk_app(Const("Eq.mpr"), target, self._mk_rel(r2, ty, y, z), eq, p2)
+        if r2 == "Eq":
+            motive = Lam("_a", ty, self._mk_rel(r1, ty, x, BVar(0)))
+            eq = mk_app(Const("congrArg"), ty, PROP, y, z, motive, p2)
+            return r1, ty, x, z, mk_app(Const("Eq.mp"), self._mk_rel(r1, ty, x, y), self._mk_rel(r1, ty, x, z), eq, p1)
+        t = self.whnf(ty)
+        prefix = "Nat" if t == NAT else "Int" if t == INT else None
+        lemma = {("LT.lt", "LT.lt"): ("LT.lt", "lt_trans"), ("LE.le", "LE.le"): ("LE.le", "le_trans"),
+                 ("LT.lt", "LE.le"): ("LT.lt", "lt_of_lt_of_le"),
+                 ("LE.le", "LT.lt"): ("LT.lt", "lt_of_le_of_lt")}.get((r1, r2))
+        if prefix is None or lemma is None:
+            raise self.error(f"invalid 'calc' step, failed to synthesize `Trans` instance for the relations "
+                             f"`{r1}` and `{r2}`", s)
+        rel, name = lemma
+        return rel, ty, x, z, mk_app(Const(f"{prefix}.{name}"), x, y, z, p1, p2)
+
+    def _mk_rel(self, r: str, ty: Expr, a: Expr, b: Expr) -> Expr:
+        return mk_app(Const(r), ty, a, b)
 
     def elab_type(self, s: Syn, lctx: LocalContext) -> Expr:
         e = self.elab(s, None, lctx)

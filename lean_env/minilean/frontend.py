@@ -31,6 +31,7 @@ class CommandResult:
     env: Env
     messages: list[dict] = field(default_factory=list)
     sorries: list[tuple[str, tuple | None, ProofState]] = field(default_factory=list)  # goal, (pos, endPos), state
+    tactics: list[tuple[dict, ProofState]] = field(default_factory=list)  # allTactics entries (no proofState yet)
 
 
 def _pos(src: Source | None, off: int | None) -> dict:
@@ -124,9 +125,12 @@ def run_tactic(ps: ProofState, text: str) -> tuple[ProofState, list[dict], list[
 class CommandRunner:
     """Processes one `cmd` text on top of an environment (or a fresh one after its header)."""
 
-    def __init__(self, text: str, env: Env | None, load_imports, *, root_goals: bool = False) -> None:
+    def __init__(self, text: str, env: Env | None, load_imports, *, root_goals: bool = False,
+                 all_tactics: bool = False) -> None:
         self.text = text
         self.root_goals = root_goals
+        self.all_tactics = all_tactics
+        self.tactics: list[tuple[dict, ProofState]] = []
         self.root_sorries: list[tuple[str, tuple, ProofState]] = []
         self.src = Source(text)
         self.env0 = env
@@ -167,7 +171,7 @@ class CommandRunner:
             except ElabError as e:
                 self.msg("error", e.message, e.start, e.end)
                 self.skip_to_command(p, start_tok)
-        return CommandResult(env, self.messages, self.sorries + self.root_sorries)
+        return CommandResult(env, self.messages, self.sorries + self.root_sorries, self.tactics)
 
     def skip_to_command(self, p: Parser, start_tok) -> None:
         if p.tok is start_tok:
@@ -302,6 +306,8 @@ class CommandRunner:
         mctx = MetaCtx()
         el = Elaborator(env, mctx)
         el.source = self.text
+        if self.all_tactics:
+            el.st.tactic_log = []
         variables = env.variables
         lctx = LocalContext(tuple(LocalDecl(fid, n, t) for fid, n, t, _ in variables))
         value: Expr | None = None
@@ -355,6 +361,8 @@ class CommandRunner:
         for rec in repl_order(el.st.sorries):
             text, st = sorry_state(before_env, mctx, rec, aux)
             self.sorries.append((text, (rec.start, rec.end), st))
+        for rec in el.st.tactic_log or ():
+            self.tactics.append(self.tactic_entry(before_env, rec, aux))
         if self.root_goals and ty is not None and body_s.kind == "by":
             text, st = sorry_state(before_env, MetaCtx(), SorryRec(lctx, ty, "", body_s.start, body_s.start), aux)
             self.root_sorries.append((text, (body_s.start, body_s.start), st))
@@ -373,6 +381,20 @@ class CommandRunner:
                 return env
         return env.add(ConstInfo(full_name, full_ty, full_val, "def" if kind in ("def", "abbrev") else "theorem",
                                  has_err or has_sorry(full_val)))
+
+    def tactic_entry(self, env: Env, rec, aux: frozenset) -> tuple[dict, ProofState]:
+        mctx = rec.mctx_before
+        texts = [pp_goal(mctx.decls[g].lctx, mctx.decls[g].type, mctx, mctx.decls[g].tag, mathlib=env.mathlib,
+                         env=env) for g in rec.goals]
+        l1, c1 = self.src.pos(rec.syn.start)
+        l2, c2 = self.src.pos(rec.syn.end)
+        text = self.text[rec.syn.start:rec.syn.end]
+        if rec.syn.kind == "calc_steps":
+            text = "\n" + " " * c1 + text
+        entry = {"tactic": text, "goals": "\n\n".join(texts) or "no goals",
+                 "pos": {"line": l1, "column": c1}, "endPos": {"line": l2, "column": c2},
+                 "usedConstants": rec.used_constants}
+        return entry, ProofState(env, mctx.copy(), list(rec.goals), list(rec.goals), aux)
 
     def _used_variables(self, lctx: LocalContext, variables, ty: Expr | None, mctx: MetaCtx) -> LocalContext:
         """Keep the section variables the signature mentions (and those their types mention)."""

@@ -63,6 +63,9 @@ Nat.casesOn : ∀ {motive : Nat → Sort u} (t : Nat) (zero : motive 0) (succ : 
 Nat.rec : ∀ {motive : Nat → Sort u} (zero : motive 0) (succ : ∀ (n : Nat), motive n → motive (n + 1)) (t : Nat), motive t
 Nat.lt_of_lt_of_le : ∀ {n m k : Nat}, n < m → m ≤ k → n < k
 Nat.lt_of_le_of_lt : ∀ {n m k : Nat}, n ≤ m → m < k → n < k
+Int.lt_of_lt_of_le : ∀ {a b c : Int}, a < b → b ≤ c → a < c
+Int.lt_of_le_of_lt : ∀ {a b c : Int}, a ≤ b → b < c → a < c
+Nat.le_of_eq : ∀ {n m : Nat}, n = m → n ≤ m
 Int.le_trans : ∀ {a b c : Int}, a ≤ b → b ≤ c → a ≤ c
 Int.lt_trans : ∀ {a b c : Int}, a < b → b < c → a < c
 Nat.succ_le_succ : ∀ {n m : Nat}, n ≤ m → n + 1 ≤ m + 1

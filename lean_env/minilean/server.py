@@ -64,7 +64,8 @@ class ReplServer:
             if not isinstance(env_id, int) or not 0 <= env_id < len(self.envs):
                 return {"message": "Unknown environment."}
             env = self.envs[env_id]
-        res = CommandRunner(text, env, self.loader, root_goals=req.get("rootGoals") is True).run()
+        res = CommandRunner(text, env, self.loader, root_goals=req.get("rootGoals") is True,
+                            all_tactics=req.get("allTactics") is True).run()
         out: dict = {}
         sorries = []
         for goal, rng, st in res.sorries:
@@ -77,8 +78,13 @@ class ReplServer:
                 entry["pos"] = {"line": l1, "column": c1}
                 entry["endPos"] = {"line": l2, "column": c2}
             sorries.append(entry)
+        tactics = []
+        for entry, st in res.tactics:
+            tactics.append({**entry, "proofState": self.record_state(st)})
         if sorries:
             out["sorries"] = sorries
+        if tactics:
+            out["tactics"] = tactics
         if res.messages:
             out["messages"] = res.messages
         out["env"] = self.record_env(res.env)

@@ -205,6 +205,9 @@ class Parser:
         self.i = 0
         self.stop_col: int | None = None  # tokens first on a line at a column <= this end the current term
         self.tactic_mode = tactic_mode
+        self.calc_mode = False  # a line starting with `_` (or at the steps' column) begins the next calc step
+        self.calc_col: int | None = None
+        self.calc_outer: int | None = None
 
     # -- token helpers
     @property
@@ -252,6 +255,12 @@ class Parser:
         t = self.tok
         if t.kind == "eof":
             return True
+        if self.calc_mode and t.first_on_line:
+            if t.kind == "ident" and t.text == "_":
+                return True
+            col = self.calc_col if self.calc_col is not None else self.calc_outer
+            if col is not None and t.col <= col:
+                return True
         if self.broken_by_layout(t):
             return True
         if t.kind == "ident" and t.text in COMMAND_KEYWORDS and t.first_on_line:
@@ -339,6 +348,8 @@ class Parser:
                 return Syn("show", t.start, ty.end, (ty, None))
             if t.text == "have" and not arg:
                 return self.have_term()
+            if t.text == "calc" and not arg:
+                return self.calc()
             if t.text in ("at", "with", "from", "then", "else", "using") or t.text in COMMAND_KEYWORDS:
                 self.error_expected("term")
             self.advance()
@@ -359,7 +370,9 @@ class Parser:
                     return self.postfix(Syn("unit", t.start, e.end))
                 saved = self.stop_col
                 self.stop_col = None
+                saved_calc, self.calc_mode = self.calc_mode, False
                 inner = self.term()
+                self.calc_mode = saved_calc
                 if self.is_sym(":"):
                     self.advance()
                     ty = self.term()
@@ -477,6 +490,34 @@ class Parser:
         self.advance()
         body = self.term()
         return Syn("fun", t.start, body.end, (binders, body))
+
+    def calc(self) -> Syn:
+        t = self.advance()
+        steps = []
+        saved = (self.calc_mode, self.calc_col, self.calc_outer, self.stop_col)
+        self.calc_mode = True
+        self.calc_outer = self.stop_col
+        self.calc_col = self.tok.col if self.tok.first_on_line else None
+        self.stop_col = None
+        try:
+            while True:
+                rel = self.term()
+                self.expect_sym(":=")
+                proof = self.term()
+                steps.append((rel, proof))
+                nt = self.tok
+                if nt.kind == "eof" or not nt.first_on_line:
+                    break
+                is_step = (nt.kind == "ident" and nt.text == "_") or (self.calc_col is not None
+                                                                      and nt.col == self.calc_col)
+                if not is_step or (self.calc_col is None and self.calc_outer is not None
+                                   and nt.col <= self.calc_outer):
+                    break
+                if self.calc_col is None:
+                    self.calc_col = nt.col
+        finally:
+            self.calc_mode, self.calc_col, self.calc_outer, self.stop_col = saved
+        return Syn("calc", t.start, steps[-1][1].end, (steps,))
 
     def have_term(self) -> Syn:
         t = self.advance()
@@ -617,6 +658,10 @@ class Parser:
                     self.advance()
                 return mk("unsupported", name)
             return mk(name)
+        if name == "calc":
+            self.i -= 1
+            c = self.calc()
+            return Syn("calc", c.start, c.end, c.args)
         if name == "exists":
             items = [self.term()]
             while self.is_sym(","):

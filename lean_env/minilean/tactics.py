@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from .decide import Undecidable, evaluate
-from .elab import Elaborator, Msg, SorryRec
+from .elab import Elaborator, Msg, SorryRec, TacticRecord
 from .pretty import display_names as display_names_for
 from .errors import AbortTactic, ElabError
-from .expr import (head_beta, App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
+from .expr import (consts_of, head_beta, App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
                    abstract, app_of, fresh_id, get_app_fn_args, has_loose_bvar, instantiate, mk_app, mvars_of)
 from .kernel import LocalContext, LocalDecl
 from .syntax import Syn
 
 MAX_REPEAT = 64
+STRUCTURAL = {"seq", "focus", "paren_tac", "then_all"}  # not listed by `allTactics` (the repl's isSubstantive)
 
 
 class TacticRunner:
@@ -80,7 +81,18 @@ class TacticRunner:
         meth = getattr(self, "t_" + k.replace("'", "_").replace("?", "_q"), None)
         if meth is None:
             raise ElabError(f"MiniLean: tactic `{k}` is outside the supported fragment", s.start, s.end)
+        log = self.el.st.tactic_log
+        if log is None or k in STRUCTURAL:
+            meth(s)
+            return
+        self.prune()
+        rec = TacticRecord(s, list(self.goals), self.el.mctx.copy())
+        log.append(rec)
         meth(s)
+        used: set[str] = set()
+        for g in rec.goals:
+            used |= consts_of(self.instantiated(MVar(g)))
+        rec.used_constants = sorted(used)
 
     def elab_term(self, s: Syn, expected: Expr | None, lctx: LocalContext) -> Expr:
         """Elaborate a term inside a tactic; with recovery, errors are logged and the term becomes `sorry`."""
@@ -649,6 +661,13 @@ class TacticRunner:
             sub.prune()
             done.extend(sub.goals)
         self.goals = done + rest
+
+    def t_calc(self, s: Syn) -> None:
+        log = self.el.st.tactic_log
+        if log is not None:  # the repl also lists the steps block, with no goals
+            first = s.args[0][0][0]
+            log.append(TacticRecord(Syn("calc_steps", first.start, s.end), [], self.el.mctx.copy()))
+        self.t_exact(Syn("exact", s.start, s.end, (s,)))
 
     def t_exists(self, s: Syn) -> None:
         """`exists a, b`: `refine ⟨a, b, ?_⟩; try trivial`."""
