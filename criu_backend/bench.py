@@ -167,6 +167,13 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
                         row["refreeze_thawed_s"] = time.perf_counter() - t
                         im2.remove()
                     clone.close()
+                t = time.perf_counter()
+                clone = cb.thaw(image, lazy=True)
+                _ask(clone)
+                row["thaw_reply_lazy_s"] = time.perf_counter() - t
+                clone.settle(300)
+                row["lazy_settled_s"] = time.perf_counter() - t
+                clone.close()
                 if size == fanout_size:
                     for n in fanouts:
                         time.sleep(cold_wait)
@@ -185,8 +192,20 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
                             c.close()
                         time.sleep(cold_wait)
                         bare = _bare_criu_fanout(image, n)
-                        results["fanout"][n] = {"wall_s": wall, "bare_criu_wall_s": bare,
-                                                "mem_used_mb": used, "rss_sum_mb": rss}
+                        time.sleep(cold_wait)
+                        t = time.perf_counter()
+                        clones = cb.thaw_many(image, n, lazy=True)
+                        for c in clones:
+                            os.write(c.stdin, b"ping\n")
+                        for c in clones:
+                            select.select([c.stdout], [], [], 120)
+                            os.read(c.stdout, 64)
+                        lazy_wall = time.perf_counter() - t
+                        lazy_rss = sum(_rss_mb(c.pid)[0] for c in clones)
+                        for c in clones:
+                            c.close()
+                        results["fanout"][n] = {"wall_s": wall, "bare_criu_wall_s": bare, "lazy_wall_s": lazy_wall,
+                                                "mem_used_mb": used, "rss_sum_mb": rss, "lazy_rss_sum_mb": lazy_rss}
                 image.unpin()
                 image.remove()
             results["sizes"][size] = row
@@ -195,12 +214,13 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
 
 def report(res: dict[str, Any]) -> str:
     lines = ["cryo bench snapshot (cold: after idling; warm: repeated at once)", ""]
-    hdr = f"{'size MB':>8} {'image MB':>9} {'freeze s':>9} {'thaw+reply cold':>16} {'warm':>7} " \
-          f"{'refreeze':>9} {'fork floor s':>13}"
+    hdr = f"{'size MB':>8} {'image MB':>9} {'freeze s':>9} {'thaw+reply cold':>16} {'warm':>7} {'lazy':>7} " \
+          f"{'lazy settled':>13} {'refreeze':>9} {'fork floor s':>13}"
     lines.append(hdr)
     for size, r in res["sizes"].items():
         lines.append(f"{size:>8} {r['image_mb']:>9.1f} {r['freeze_s']:>9.3f} {r['thaw_reply_cold_s']:>16.3f} "
-                     f"{r['thaw_reply_warm_s']:>7.3f} {r['refreeze_thawed_s']:>9.3f} {r['fork_reply_s']:>13.4f}")
+                     f"{r['thaw_reply_warm_s']:>7.3f} {r['thaw_reply_lazy_s']:>7.3f} {r['lazy_settled_s']:>13.3f} "
+                     f"{r['refreeze_thawed_s']:>9.3f} {r['fork_reply_s']:>13.4f}")
     lines.append("")
     lines.append(f"vs the seed's CRIU (freeze {SEED_FREEZE_S} s, thaw {SEED_THAW_S} s, {SEED_IMAGE_MB} MB image):")
     for size, r in res["sizes"].items():
@@ -209,21 +229,25 @@ def report(res: dict[str, Any]) -> str:
                      f"{SEED_THAW_S / r['thaw_reply_cold_s']:.1f}x (cold)")
     if res["fanout"]:
         lines.append("")
-        lines.append(f"{'N':>3} {'wall s':>8} {'bare criu s':>12} {'ours/bare':>10} {'mem used MB':>12} "
-                     f"{'RSS sum MB':>11}")
+        lines.append(f"{'N':>3} {'wall s':>8} {'bare criu s':>12} {'ours/bare':>10} {'lazy wall s':>12} "
+                     f"{'mem used MB':>12} {'RSS sum MB':>11} {'lazy RSS MB':>12}")
         one = res["fanout"].get(1)
         for n, f in res["fanout"].items():
             lines.append(f"{n:>3} {f['wall_s']:>8.3f} {f['bare_criu_wall_s']:>12.3f} "
-                         f"{f['wall_s'] / f['bare_criu_wall_s']:>10.2f} {f['mem_used_mb']:>12.0f} {f['rss_sum_mb']:>11.0f}")
+                         f"{f['wall_s'] / f['bare_criu_wall_s']:>10.2f} {f['lazy_wall_s']:>12.3f} "
+                         f"{f['mem_used_mb']:>12.0f} {f['rss_sum_mb']:>11.0f} {f['lazy_rss_sum_mb']:>12.0f}")
         eight = res["fanout"].get(8)
         if eight and one:
             lines.append("")
             lines.append(f"targets: N=8 within {TARGET_FANOUT8_VS_BARE}x bare criu: "
-                         f"{eight['wall_s'] / eight['bare_criu_wall_s']:.2f}x; memory of 8 <= "
-                         f"{TARGET_MEM8_VS_ONE}x one: {eight['rss_sum_mb'] / max(one['rss_sum_mb'], 1):.1f}x")
+                         f"{eight['wall_s'] / eight['bare_criu_wall_s']:.2f}x; N=8 lazy within 4x one lazy thaw: "
+                         f"{eight['lazy_wall_s'] / one['lazy_wall_s']:.1f}x; memory of 8 <= "
+                         f"{TARGET_MEM8_VS_ONE}x one: eager {eight['rss_sum_mb'] / max(one['rss_sum_mb'], 1):.1f}x, "
+                         f"lazy short-lived {eight['lazy_rss_sum_mb'] / max(one['rss_sum_mb'], 1):.1f}x")
     for size, r in res["sizes"].items():
         if 400 <= int(size) <= 500:
             lines.append(f"targets at {size} MB: thaw+reply <= {TARGET_THAW_S} s: {r['thaw_reply_warm_s']:.3f} (warm), "
+                         f"{r['thaw_reply_lazy_s']:.3f} (lazy), "
                          f"{r['thaw_reply_cold_s']:.3f} (cold); freeze <= {TARGET_FREEZE_S} s: {r['freeze_s']:.3f}, "
                          f"thawed copy {r['refreeze_thawed_s']:.3f}")
     return "\n".join(lines)
