@@ -439,6 +439,12 @@ class Elaborator:
                 cls = "LT" if op in ("<", ">") else "LE"
                 raise self.error(f"failed to synthesize\n  {cls} {self.pp(ty, lctx)}", s)
             return self.ensure_type(mk_app(Const(REL_OPS[op]), ty, a, b), expected, lctx, s)
+        if op == "^":
+            a = self.elab_arith_operand(a_s, expected, lctx)
+            ty = self.infer(a, lctx)
+            self.check_arith_type(ty, "HPow", s, lctx)
+            b = self.elab(b_s, NAT, lctx)
+            return self.ensure_type(mk_app(Const("HPow.hPow"), ty, a, b), expected, lctx, s)
         if op in ARITH_OPS:
             hint = None
             if expected is not None and self.whnf(expected) in (NAT, INT):

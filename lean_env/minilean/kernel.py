@@ -160,7 +160,7 @@ class MetaCtx:
 # ---------------------------------------------------------------- reduction
 
 ARITH = {"HAdd.hAdd": lambda a, b: a + b, "HMul.hMul": lambda a, b: a * b, "HSub.hSub": lambda a, b: a - b,
-         "HDiv.hDiv": None, "HMod.hMod": None, "HPow.hPow": lambda a, b: a ** b if b < 4096 else None}
+         "HDiv.hDiv": None, "HMod.hMod": None, "HPow.hPow": lambda a, b: a ** b if 0 <= b < 4096 else None}
 REL = {"LT.lt": lambda a, b: a < b, "LE.le": lambda a, b: a <= b}
 
 

@@ -30,7 +30,7 @@ HSub.hSub : ∀ {α : Type}, α → α → α
 HMul.hMul : ∀ {α : Type}, α → α → α
 HDiv.hDiv : ∀ {α : Type}, α → α → α
 HMod.hMod : ∀ {α : Type}, α → α → α
-HPow.hPow : ∀ {α : Type}, α → α → α
+HPow.hPow : ∀ {α : Type}, α → Nat → α
 Neg.neg : ∀ {α : Type}, α → α
 LT.lt : ∀ {α : Type}, α → α → Prop
 LE.le : ∀ {α : Type}, α → α → Prop
