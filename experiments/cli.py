@@ -23,6 +23,7 @@ PLUGIN_VERBS = (
     ("criu_backend.cli", "register", "top"),
     ("criu_backend.cli", "register_bench", "bench"),
     ("lean_env.cli", "register", "top"),
+    ("lean_env.cli", "register_bench", "bench"),
 )
 
 

@@ -34,7 +34,7 @@ __all__ = [
 BACKENDS = ("criu", "pickle", "pickle-warm", "native")
 REPLS = ("minilean", "lake")
 FREEZE_POLICIES = ("eager", "lazy")
-ALGORITHMS = ("best-first", "uct", "puct", "bfs")
+ALGORITHMS = ("best-first", "uct", "puct", "bfs", "random")
 
 
 class ConfigError(ValueError):
@@ -107,9 +107,10 @@ SCHEMA: tuple[Key, ...] = (
         "empty: the current directory."),
     Key("env", "imports", "list[str]", [],
         "Header imports sent before each theorem (e.g. [\"Mathlib\"]); the suite file's own imports are added."),
-    Key("env", "library_size", "int", 0,
-        "MiniLean only: size of the simulated imported library (0: none). Makes the import as costly as a "
-        "real one, so thaw and unpickle differ as they do with Mathlib.", minimum=0),
+    Key("env", "library_size", "int", _NOTHING,
+        "MiniLean only: lemmas that `import Mathlib` builds (absent: $CRYO_MINILEAN_LIBRARY_SIZE, else 3000). "
+        "Makes the import cost what a real one does (1000: ~2 s, ~160 MB), so thaw and unpickle differ as "
+        "they do with Mathlib.", minimum=0),
     # [backend] -- how search-tree nodes are stored
     Key("backend", "kind", "str", "criu",
         "How a tree node keeps its state: a frozen CRIU image (`criu`), a repl pickle replayed into a fresh "
@@ -139,9 +140,15 @@ SCHEMA: tuple[Key, ...] = (
         minimum=0),
     Key("search", "seed", "int", 0, "Seed of the search and policy random streams.", minimum=0),
     # [policy]
-    Key("policy", "selector", "policy", "", "Selection rule (empty: the algorithm's default)."),
-    Key("policy", "proposer", "policy", "", "Tactic proposer (empty: the built-in default)."),
-    Key("policy", "value", "policy", "", "Value estimate for a node (empty: none / the selector's default)."),
+    Key("policy", "selector", "policy", "",
+        "Selector replacing `[search] algorithm`: a builtin (uct, puct, best-first, bfs, random), "
+        "\"package.module:Class\", or an entry point of group `cryo.policies` (empty: the algorithm's)."),
+    Key("policy", "proposer", "policy", "",
+        "Tactic proposer: `propositional` (goal-directed, the default when empty), `fixed`, "
+        "\"package.module:Class\", or an entry point of group `cryo.policies`."),
+    Key("policy", "value", "policy", "",
+        "Value of a reached state backed up after each expansion: `goal-size`, `constant`, a dotted path or "
+        "an entry point (empty: 1 / (1 + number of goals))."),
     # [suite]
     Key("suite", "paths", "list[str]", ["bundled:*.lean"],
         "Theorem files, directories or globs, relative to the config file; `bundled:GLOB` names the bundled "
@@ -175,7 +182,7 @@ class EnvConfig:
     command: tuple[str, ...]
     cwd: Path | None
     imports: tuple[str, ...]
-    library_size: int
+    library_size: int | None
 
 
 @dataclass(frozen=True)
@@ -386,7 +393,7 @@ def parse_config(
             raise ConfigError(f"{src}: [compare] backends contains {b!r}; allowed: {', '.join(BACKENDS)}")
     if not get("compare", "backends"):
         raise ConfigError(f"{src}: [compare] backends is empty; name at least one of {', '.join(BACKENDS)}")
-    if get("env", "repl") == "lake" and get("env", "library_size"):
+    if get("env", "repl") == "lake" and get("env", "library_size") is not None:
         raise ConfigError(
             f"{src}: [env] library_size = {get('env', 'library_size')} only applies to repl = \"minilean\"; "
             "remove it or set repl = \"minilean\""

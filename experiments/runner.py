@@ -56,15 +56,14 @@ class RunOutcome:
 def repl_argv(config: ExperimentConfig) -> list[str]:
     """The repl argv of the experiment: `[env] command`, else MiniLean or `lake env repl`."""
     env = config.env
+    from lean_env.repl_cmd import lake_repl_argv, minilean_argv
+
+    if not env.command and env.repl == "lake":
+        return list(lake_repl_argv(project=env.cwd))  # `lake -d PROJECT env repl` runs from any directory
     if env.command:
         argv = list(env.command)
     else:
-        from lean_env.repl_cmd import lake_repl_argv, minilean_argv
-
-        if env.repl == "lake":
-            argv = list(lake_repl_argv())
-        else:
-            argv = list(minilean_argv(library_size=env.library_size or None, imports=tuple(env.imports)))
+        argv = list(minilean_argv(library_size=env.library_size, imports=tuple(env.imports)))
     if env.cwd is not None:
         # The backends start processes in the current directory; coreutils `env --chdir` moves the repl.
         argv = ["env", f"--chdir={env.cwd}", *argv]
@@ -243,12 +242,38 @@ class RichProgress(Progress):
 # ------------------------------------------------------------------------------------------ one theorem
 
 
-def _load_policies(config: ExperimentConfig) -> tuple[Any, Any]:
+DEFAULT_PROPOSER = "propositional"
+
+
+def _load_policies(config: ExperimentConfig) -> tuple[Any, Any, Any]:
+    """(selector, proposer, value or None) from `[search] algorithm` and `[policy]`."""
     from policies import load_policy
 
     selector = load_policy("selector", config.policy.selector or config.search.algorithm)
-    proposer = load_policy("proposer", config.policy.proposer or "default")
-    return selector, proposer
+    proposer = load_policy("proposer", config.policy.proposer or DEFAULT_PROPOSER)
+    value = load_policy("value", config.policy.value) if config.policy.value else None
+    return selector, proposer, value
+
+
+def _value_fn(value: Any, clock: dict[str, float]) -> Any:
+    """The driver's leaf value of one expansion from a `policies` value: 1 if a tactic proved its state,
+    else the best `value.value(goals)` over the tactics that worked, 0 when none did."""
+    from treesearch.backends import Kind
+
+    def fn(outcomes: Sequence[Any]) -> float:
+        t0 = time.perf_counter()
+        try:
+            best = 0.0
+            for o in outcomes:
+                if o.kind is Kind.PROVED:
+                    return 1.0
+                if o.kind is Kind.OPEN:
+                    best = max(best, float(value.value(list(o.goals or ()))))
+            return best
+        finally:
+            clock["policy"] += time.perf_counter() - t0
+
+    return fn
 
 
 def _make_backend(config: ExperimentConfig, argv: Sequence[str]) -> Any:
@@ -276,9 +301,8 @@ def preflight(config: ExperimentConfig) -> None:
     try:
         _load_policies(config)
     except PolicyError as e:
-        key = "[policy] selector" if config.policy.selector else "[search] algorithm"
-        raise RunError(f"{config.source or 'config'}: cannot load the policies ({key} / [policy] proposer): "
-                       f"{e}") from e
+        raise RunError(f"{config.source or 'config'}: cannot load the policies ([search] algorithm, [policy] "
+                       f"selector / proposer / value): {e}") from e
     if config.backend.kind == "criu":
         from criu_backend.install import CriuInstallError, find_criu
 
@@ -363,7 +387,7 @@ async def _search_one(
             if proof_at["t"] is None and driver.tree is not None and driver.tree.proved:
                 proof_at["t"] = float(ev["t"])
 
-    selector, proposer = _load_policies(config)
+    selector, proposer, value = _load_policies(config)
     backend = _make_backend(config, argv)
     driver = SearchDriver(
         target,
@@ -374,6 +398,7 @@ async def _search_one(
         max_in_flight=config.search.max_in_flight or config.backend.workers,
         seed=seed,
         tactics_per_expansion=config.search.tactics_per_expansion,
+        value_fn=_value_fn(value, clock) if value is not None else None,
         handle_sigint=False,
         on_event=on_event,
     )
