@@ -157,9 +157,12 @@ class CommandRunner:
             try:
                 env = self.load_imports([m for m, _, _ in mods])
             except ElabError as e:
-                bad = next((x for x in mods if x[0] == getattr(e, "module", None)), mods[0] if mods else None)
-                self.msg("error", e.message, 0 if bad is None else bad[1], 0 if bad is None else bad[2])
-                env = self.load_imports([])
+                # as Lean's processHeader: one message at the header's start, no end position, and an empty
+                # environment (so later declarations fail too)
+                line, col = self.src.pos(mods[0][1] if mods else 0)
+                self.messages.append({"severity": "error", "pos": {"line": line, "column": col},
+                                      "data": e.message.strip()})
+                env = Env({}, {}, ())
         self.header_env = env
         while p.tok.kind != "eof":
             start_tok = p.tok
