@@ -198,6 +198,8 @@ class CommandRunner:
         if t.kind != "ident":
             p.error_expected("command")
         kw = t.text
+        if kw == "lemma" and not any(m.split(".")[0] in ("Mathlib", "Batteries") for m in env.imports):
+            p.error_expected("command")  # `lemma` comes with Mathlib/Batteries, as in Lean
         if kw in ("theorem", "lemma", "example", "def", "abbrev"):
             return self.declaration(p, env)
         if kw == "import":
@@ -319,6 +321,9 @@ class CommandRunner:
         full_name = None
         if name is not None:
             full_name = f"{env.namespace}.{name.text}" if env.namespace else name.text
+        if full_name is not None and full_name in env:
+            self.msg("error", f"'{full_name}' has already been declared", name.start, name.end)
+            return env
         try:
             lctx, bs = el.elab_binders(binders, lctx)
             if ty_s is not None:
@@ -326,6 +331,9 @@ class CommandRunner:
                 el.default_numerals()
                 el.check_holes()
                 ty = mctx.instantiate(ty)
+                if kind in ("theorem", "lemma") and not el.red.is_prop(ty, lctx):
+                    raise ElabError(f"type of theorem '{full_name}' is not a proposition\n  {el.pp(ty, lctx)}",
+                                    ty_s.start, ty_s.end)
             if variables:
                 lctx = self._used_variables(lctx, variables, ty, mctx)
             if name is not None and ty is not None:

@@ -179,7 +179,7 @@ COMMAND_KEYWORDS = {"theorem", "lemma", "example", "def", "abbrev", "#check", "#
                     "import", "namespace", "section", "end", "variable", "set_option", "universe",
                     "instance", "noncomputable", "private", "protected", "@["}
 KEYWORDS = {"sorry", "by", "fun", "have", "show", "from", "at", "with", "then", "else", "do", "let", "if", "match",
-            "theorem", "lemma", "example", "def", "abbrev", "import", "open", "namespace", "section", "end",
+            "theorem", "example", "def", "abbrev", "import", "open", "namespace", "section", "end",
             "variable", "set_option", "universe", "instance", "in", "using", "calc", "Type", "Prop", "Sort"}
 TACTIC_TERMINATORS = {")", "}", "]", "|", ";", "<;>", "⟩", ","}
 
