@@ -88,6 +88,22 @@ def default_value(outcomes: Sequence[Outcome]) -> float:
     return best
 
 
+def _value_fn(spec: Any) -> Callable[[Sequence[Outcome]], float]:
+    """``None`` -> ``default_value``; a ``policies.ValueFn`` (or its name) -> the best value over the
+    tactics that worked (1 for a proof, 0 if none worked); a callable over outcomes as is."""
+    if spec is None:
+        return default_value
+    vf = _load("value", spec)
+    if not hasattr(vf, "value"):
+        return vf
+
+    def leaf_value(outcomes: Sequence[Outcome]) -> float:
+        vals = [1.0 if o.kind is Kind.PROVED else float(vf.value(list(o.goals or ()))) for o in outcomes if o.ok]
+        return min(1.0, max(0.0, max(vals, default=0.0)))
+
+    return leaf_value
+
+
 def _load(kind: str, spec: Any) -> Any:
     if not isinstance(spec, str):
         return spec
@@ -127,7 +143,7 @@ class SearchDriver:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.k = int(tactics_per_expansion)
-        self.value_fn = value_fn or default_value
+        self.value_fn = _value_fn(value_fn)
         self.retry_faults = int(retry_faults)
         self.save_path = Path(save_path) if save_path is not None else None
         self.handle_sigint = handle_sigint

@@ -27,7 +27,7 @@ async def search(
     max_in_flight: int | None = None,
     seed: int = 0,
     tactics_per_expansion: int = 8,
-    value_fn: Callable[[Sequence[Outcome]], float] | None = None,
+    value_fn: Callable[[Sequence[Outcome]], float] | Any = None,
     recheck: bool = True,
     save_path: str | os.PathLike | None = None,
     resume_from: str | os.PathLike | None = None,

@@ -384,7 +384,7 @@ class ProofTree:
                 "visits": a["visits"], "value_sum": a["value_sum"], "prior": a["prior"],
                 "depth": a["depth"], "status": a["status"].value, "expanded": a["expanded"],
                 "parent": a["parent"], "tactic": a["tactic"], "proof_child": a["proof_child"],
-                "message": a["message"], "log_prior": a["log_prior"],
+                "message": a["message"], "log_prior": a["log_prior"] if math.isfinite(a["log_prior"]) else None,
                 "handle": handle_fn(a["handle"]) if handle_fn and a["handle"] is not NO_HANDLE else None,
             })
         edges = [{"source": u, "target": v, **{k: val for k, val in d.items()}}
@@ -392,7 +392,7 @@ class ProofTree:
         return {"format": "cryo-proof-tree/1", "root": ROOT, "nodes": nodes, "edges": edges}
 
     def to_json(self, **kw: Any) -> str:
-        return json.dumps(self.to_dict(**kw), ensure_ascii=False, indent=1)
+        return json.dumps(self.to_dict(**kw), ensure_ascii=False, indent=1, allow_nan=False)
 
     @classmethod
     def from_dict(
@@ -421,7 +421,7 @@ class ProofTree:
                     prior=float(n["prior"]), in_flight=0, depth=int(n["depth"]), status=Status(n["status"]),
                     handle=handle, expanded=bool(n["expanded"]), expanding=False, parent=n["parent"],
                     tactic=n["tactic"], proof_child=n["proof_child"], message=n["message"],
-                    log_prior=float(n.get("log_prior", 0.0)),
+                    log_prior=-math.inf if n.get("log_prior", 0.0) is None else float(n.get("log_prior", 0.0)),
                 )
                 if key is not None:
                     tree._by_key.setdefault(key, n["id"])

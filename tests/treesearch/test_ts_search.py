@@ -340,3 +340,10 @@ def test_clone_out_of_memory_fails_only_its_tactic(criu, no_leaks):
     assert faults and all(e["tactic"] == SLOW_TACTIC for e in faults)
     assert all("ReplOutOfMemory" in e["message"] for e in faults)
     assert res.proved and res.recheck.accepted and res.proof == IMP_TRANS_TACTICS[:4]
+
+
+def test_policies_value_fn_by_name_backs_up_goal_values(no_leaks):
+    res = go(AND_COMM, AND_COMM_TACTICS, "native", backend_settings={"pool_size": 1}, value_fn="goal-size")
+    assert res.proved and res.recheck.accepted
+    root = res.tree.root
+    assert root["visits"] == res.expansions and 0.0 < root["value_sum"] <= root["visits"]

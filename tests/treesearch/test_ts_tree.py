@@ -201,3 +201,15 @@ def test_frontier_selector_gets_open_leaves_and_path():
     assert t.select(Deepest()) == [ROOT, a, aa]
     st = t.stats(aa)
     assert st.depth == 2 and st.log_prior == pytest.approx(-(0.6931471805599453 + 1.3862943611198906))
+
+
+def test_zero_prior_gives_minus_infinity_log_prior_and_strict_json():
+    t = make()
+    t.begin_expansion(ROOT)
+    z = t.add_outcome(ROOT, "t0", goals=["⊢ z"], prior=0.0)
+    t.end_expansion(ROOT)
+    assert t.stats(z).log_prior == float("-inf")
+    text = t.to_json()
+    assert "Infinity" not in text
+    back = ProofTree.from_json(text, canonical_fn=canon)
+    assert back.stats(z).log_prior == float("-inf")

@@ -17,7 +17,6 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -230,18 +229,9 @@ class CriuBackend(Backend):
                 "proof_state": handle.proof_state}
 
     def handle_from_json(self, value: Any) -> Any:
-        """A saved image reference, if that image still exists (it is adopted into this run's store)."""
-        from criu_backend import Image, ImageCorrupt
-
-        if not value or not value.get("image") or self.store is None:
-            return None
-        path = Path(value["image"])
-        try:
-            image = Image.open(path)
-        except ImageCorrupt:
-            return None
-        self.store.add(image)
-        return CriuHandle(image, int(value["proof_state"]), next(self._serial))
+        """Always ``None``: images live in this backend's store and are removed when a backend closes, so
+        the references saved by a stopped run are a record, and a resumed run rebuilds states by replay."""
+        return None
 
     async def close(self) -> None:
         if self._closed:
