@@ -48,3 +48,53 @@ def test_round_trip_on_minilean_goals(repl):
     g = parse_goal(r["sorries"][0]["goal"])
     assert [h.names for h in g.hypotheses] == [("p", "q", "r"), ("h1",), ("h2",)]
     assert g.hypothesis("h2").type.args[0] == "→"
+
+
+# --- printing and parsing agree: a goal printed by MiniLean parses back to the statement's own tree
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lean_env.minilean.syntax import parse_term_text  # noqa: E402
+
+
+def _shape(s):
+    """A syntax tree without parentheses and positions."""
+    if s.kind == "paren":
+        return _shape(s.args[0])
+    if s.kind in ("ident", "num"):
+        return (s.kind, s.args[0])
+    if s.kind == "binop":
+        return ("binop", s.args[0], _shape(s.args[1]), _shape(s.args[2]))
+    if s.kind in ("not", "neg"):
+        return (s.kind, _shape(s.args[0]))
+    if s.kind == "app":
+        return ("app", _shape(s.args[0]), tuple(_shape(a) for a in s.args[1]))
+    if s.kind in ("forall", "exists"):
+        return (s.kind, tuple((tuple(n for n, _, _ in b.names)) for b in s.args[0]), _shape(s.args[1]))
+    return (s.kind,)
+
+
+def _formulas():
+    atom = st.sampled_from(["p", "q", "r", "True", "False", "x = y", "x < y + 1", "x * 2 ≤ y", "¬x = 0"])
+    return st.recursive(atom, lambda sub: st.one_of(
+        st.tuples(st.just("¬"), sub).map(lambda t: f"¬({t[1]})"),
+        st.tuples(sub, st.sampled_from(["∧", "∨", "→", "↔"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})")),
+        max_leaves=6)
+
+
+@pytest.fixture(scope="module")
+def print_repl(tmp_path_factory):
+    from conftest import Repl
+    r = Repl(tmp_path_factory.mktemp("pp"))
+    yield r
+    r.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(f=_formulas())
+def test_printed_goal_parses_back_to_the_statement(print_repl, f):
+    r = print_repl.cmd(f"example (p q r : Prop) (x y : Nat) : {f} := by sorry")
+    g = parse_goal(r["sorries"][0]["goal"])
+    assert g.target is not None, r
+    assert _shape(g.target) == _shape(parse_term_text(f)), (f, g.target_text)
