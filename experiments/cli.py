@@ -60,7 +60,8 @@ def _print_table(summaries, title: str) -> None:
         table.add_column(h)
     for cells in table_rows(summaries):
         table.add_row(*cells)
-    Console().print(table)
+    # Piped output (logs, CI) gets a wide table instead of rich's 80-column default.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 # ------------------------------------------------------------------------------------------ handlers

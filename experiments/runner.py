@@ -228,7 +228,7 @@ class RichProgress(Progress):
         mark = "[green]proved[/]" if row.proved else f"[yellow]{row.status}[/]"
         check = "" if row.recheck in ("none", "skipped") else f", re-check {row.recheck}"
         self._p.console.print(f"{row.backend:>11} {row.theorem:<28} {mark} in {row.wall_s:.2f} s, "
-                              f"{row.expansions} expansions{check}", highlight=False)
+                              f"{row.expansions} expansions{check}", highlight=False, soft_wrap=True)
         if self._run is not None:
             self._p.update(self._run, advance=1, description=f"{self._label}: {self._proved} proved")
 

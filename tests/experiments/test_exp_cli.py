@@ -84,3 +84,17 @@ def test_suite_selecting_nothing(tmp_path, capsys):
     assert main(["run", str(cfg), "-o", str(tmp_path / "o"), "--no-progress"]) == 2
     assert "selects no theorem" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_bench_group_without_sub_verb_runs_every_registered_benchmark():
+    from experiments.cli import _cmd_bench_all
+
+    parser = build_parser()
+    args = parser.parse_args(["bench"])
+    assert args.func is _cmd_bench_all
+    names = set(args._bench_choices)
+    if _optional_module("criu_backend.cli") is not None:
+        assert "snapshot" in names
+    for name in names:  # each sub-verb parses with its defaults alone, as `cryo bench` runs it
+        sub = parser.parse_args(["bench", name])
+        assert callable(sub.func)
