@@ -136,7 +136,7 @@ def write_summary(out: Path, config: ExperimentConfig, rows: Sequence[ResultRow]
 
 
 class _TimedPolicy:
-    """Delegates to a proposer or selector and adds the seconds its calls take to `clock['policy']`."""
+    """Delegates to a proposer, selector or value and adds the seconds its calls take to `clock['policy']`."""
 
     def __init__(self, inner: Any, clock: dict[str, float]) -> None:
         self._inner = inner
@@ -156,6 +156,13 @@ class _TimedPolicy:
         t0 = time.perf_counter()
         try:
             return self._inner.select(*args, **kw)
+        finally:
+            self._clock["policy"] += time.perf_counter() - t0
+
+    def value(self, *args: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._inner.value(*args, **kw)
         finally:
             self._clock["policy"] += time.perf_counter() - t0
 
@@ -253,27 +260,6 @@ def _load_policies(config: ExperimentConfig) -> tuple[Any, Any, Any]:
     proposer = load_policy("proposer", config.policy.proposer or DEFAULT_PROPOSER)
     value = load_policy("value", config.policy.value) if config.policy.value else None
     return selector, proposer, value
-
-
-def _value_fn(value: Any, clock: dict[str, float]) -> Any:
-    """The driver's leaf value of one expansion from a `policies` value: 1 if a tactic proved its state,
-    else the best `value.value(goals)` over the tactics that worked, 0 when none did."""
-    from treesearch.backends import Kind
-
-    def fn(outcomes: Sequence[Any]) -> float:
-        t0 = time.perf_counter()
-        try:
-            best = 0.0
-            for o in outcomes:
-                if o.kind is Kind.PROVED:
-                    return 1.0
-                if o.kind is Kind.OPEN:
-                    best = max(best, float(value.value(list(o.goals or ()))))
-            return best
-        finally:
-            clock["policy"] += time.perf_counter() - t0
-
-    return fn
 
 
 def _make_backend(config: ExperimentConfig, argv: Sequence[str]) -> Any:
@@ -398,7 +384,7 @@ async def _search_one(
         max_in_flight=config.search.max_in_flight or config.backend.workers,
         seed=seed,
         tactics_per_expansion=config.search.tactics_per_expansion,
-        value_fn=_value_fn(value, clock) if value is not None else None,
+        value_fn=_TimedPolicy(value, clock) if value is not None else None,
         handle_sigint=False,
         on_event=on_event,
     )

@@ -139,3 +139,35 @@ output = "{out}"
     # The repl processes the run started were in its session; none may survive it.
     left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert left == [], f"processes left in the run's session: {left}"
+
+
+def test_users_own_policy_by_dotted_path_and_a_value_policy(tmp_path, monkeypatch):
+    """[policy] proposer names a class in the user's module; [policy] value a builtin; both are used."""
+    (tmp_path / "my_policies.py").write_text(
+        "from policies.proposers import FixedTactics\n"
+        "CALLS = []\n"
+        "class IntroExact(FixedTactics):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(['intro h', 'exact h'])\n"
+        "    def propose(self, goals, *, rng):\n"
+        "        CALLS.append(list(goals))\n"
+        "        return super().propose(goals, rng=rng)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = make_config(tmp_path, backend="native", names=("basic_id",),
+                      extra='[policy]\nproposer = "my_policies:IntroExact"\nvalue = "goal-size"\n')
+    rows = read_results(run_experiment(cfg).output_dir / "results.jsonl")
+    import my_policies
+
+    assert my_policies.CALLS, "the user's proposer was never called"
+    assert rows[0].proved and rows[0].proof == ["intro h", "exact h"] and rows[0].recheck == "passed"
+    assert rows[0].time["policy"] > 0
+
+
+def test_unloadable_policy_fails_before_any_output(tmp_path):
+    from experiments.runner import RunError
+
+    cfg = make_config(tmp_path, backend="native", extra='[policy]\nproposer = "no_such_module_xyz:P"\n')
+    with pytest.raises(RunError, match=r"no_such_module_xyz"):
+        run_experiment(cfg)
+    assert not (tmp_path / "out").exists()
