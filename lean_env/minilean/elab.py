@@ -79,8 +79,6 @@ class Elaborator:
         self.mctx = mctx
         self.red = Reducer(env, mctx)
         self.st = state or ElabState()
-        self.recover = True
-        self.aux_fid: int | None = None
         self.source: str | None = None
         self.bare_ident_mode = False
         self.calc_prev: Expr | None = None  # `apply c`: a bare constant keeps its implicit arguments

@@ -266,8 +266,8 @@ def replace_fvar(e: Expr, fid: int, val: Expr) -> Expr:
 
 def instantiate_mvars(e: Expr, assign: dict[int, Expr]) -> Expr:
     """Replace assigned metavariables (recursively) and turn ``DLam`` nodes into ``Lam``."""
-    if not assign:
-        return _dlam_only(e)
+    if not assign and not any(type(x) is DLam for x in subterms(e)):
+        return e
     cache: dict[int, Expr] = {}
 
     def go(x: Expr) -> Expr:
@@ -298,12 +298,6 @@ def instantiate_mvars(e: Expr, assign: dict[int, Expr]) -> Expr:
         return x
 
     return go(e)
-
-
-def _dlam_only(e: Expr) -> Expr:
-    if not any(type(x) is DLam for x in subterms(e)):
-        return e
-    return instantiate_mvars(e, {-1: e})
 
 
 def head_beta(e: Expr) -> Expr:
