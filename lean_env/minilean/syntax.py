@@ -654,8 +654,7 @@ class Parser:
                     "norm_num", "tauto", "positivity", "ring", "nlinarith", "simp_all", "apply?"):
             if name in ("simp", "norm_num", "simp_all", "omega", "linarith", "nlinarith",
                         "aesop", "positivity", "ring", "tauto"):
-                while not self.at_term_end() and not (self.tok.kind == "sym" and self.tok.text in TACTIC_TERMINATORS):
-                    self.advance()
+                self.skip_tactic_args()
                 return mk("unsupported", name)
             return mk(name)
         if name == "calc":
@@ -769,6 +768,8 @@ class Parser:
             seq = self.nested_seq()
             return mk("case", tag, names, seq, arrow.start)
         if name in ("rw", "rewrite", "rwa"):
+            if self.is_sym("("):  # `(config := ...)`
+                self.skip_group()
             self.expect_sym("[")
             saved = self.stop_col
             self.stop_col = None
@@ -792,6 +793,31 @@ class Parser:
                 loc = (lt.text, lt.start, lt.end)
             return Syn(name, s, self.prev_end(), (rules, loc), {"rbracket": (e.start, e.end)})
         raise ParseError("unknown tactic", s)
+
+    CLOSE = {"(": ")", "[": "]", "{": "}", "⟨": "⟩"}
+
+    def skip_group(self) -> None:
+        """Skip a balanced bracket group starting at the current token."""
+        stack = [self.CLOSE[self.advance().text]]
+        while stack:
+            t = self.advance()
+            if t.kind == "eof":
+                raise ParseError(f"unexpected end of input; expected '{stack[-1]}'", t.start)
+            if t.kind == "sym" and t.text in self.CLOSE:
+                stack.append(self.CLOSE[t.text])
+            elif t.kind == "sym" and t.text == stack[-1]:
+                stack.pop()
+
+    def skip_tactic_args(self) -> None:
+        """Skip the arguments of a tactic MiniLean does not run (balanced brackets, up to the tactic's end)."""
+        while not self.at_term_end():
+            t = self.tok
+            if t.kind == "sym" and t.text in self.CLOSE:
+                self.skip_group()
+            elif t.kind == "sym" and t.text in TACTIC_TERMINATORS:
+                return
+            else:
+                self.advance()
 
     def rcases_pattern(self) -> Syn:
         alts = [self.rcases_pat_one()]
