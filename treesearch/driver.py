@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+from policies.errors import PolicyError
 
 from treesearch.backends.base import Backend, Kind, Outcome, Timings
 from treesearch.budget import (
@@ -286,6 +287,10 @@ class SearchDriver:
             tree.backup(path, self.value_fn(outcomes))
             self._event("expanded", node=leaf, tactics=len(tactics),
                         ok=sum(o.ok for o in outcomes), status=tree.node(leaf)["status"].value)
+        except PolicyError as e:  # the proposer cannot handle this state: nothing to try here
+            self._error("policy", leaf, f"{type(e).__name__}: {e}")
+            tree.mark_failed(leaf, f"proposer failed: {e}")
+            done = True
         except BackendError as e:
             n = self._rebuild_failures[leaf] = self._rebuild_failures.get(leaf, 0) + 1
             self._error("expand", leaf, str(e), attempt=n)

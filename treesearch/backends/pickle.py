@@ -195,7 +195,10 @@ class PickleBackend(Backend):
         groups = [list(tactics)] if sequence else [[t] for t in tactics]
         outs: list[Outcome] = []
         while len(outs) < len(groups):
-            client, env, w = await self._acquire()
+            try:
+                client, env, w = await self._acquire()
+            except _repl.ReplError as e:
+                raise BackendError(f"could not start a repl with the theorem's environment: {e}") from e
             alive = False
             try:
                 ps, err = await _repl.unpickle_proof_state(client, handle.path, env, timings=self.timings,
