@@ -16,7 +16,7 @@ from .prelude import CORE_DEFINITIONS, CORE_SIGNATURES
 from .syntax import Parser
 
 DEFAULT_LIBRARY_SIZE = 3000
-EMBEDDING_DIM = 32768  # features per lemma in the premise index (float32): what makes the import Mathlib-sized
+EMBEDDING_DIM = 36352  # features per lemma in the premise index (float32): what makes the import Mathlib-sized
 LIGHT_MODULES = ("Init", "Lean", "Std", "Batteries", "Aesop", "Qq")
 HEAVY_MODULES = ("Mathlib",)
 
