@@ -252,7 +252,7 @@ class TacticRunner:
             finally:
                 el.bare_ident_mode = False
             el.default_numerals()
-            el.check_holes()
+            el.st.holes = []  # `_` left open by `apply` become new goals, as in Lean
             self.run_pending()
         except ElabError as err:
             if not self.recover:
@@ -810,7 +810,7 @@ class TacticRunner:
             if type(h) is FVar and (name == "_" or name == "-"):
                 return
             if type(h) is FVar and d.lctx.get(h.id) is not None:
-                if d.lctx.get(h.id).name == name:
+                if d.lctx.get(h.id).name == name and not d.lctx.get(h.id).inaccessible:
                     return
             ty = self.instantiated(self.el.infer(h, d.lctx))
             fid = fresh_id()
