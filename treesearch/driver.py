@@ -213,6 +213,14 @@ class SearchDriver:
         tree.node(nid)["handle"] = out.handle
         return out.handle
 
+    def _release_settled(self) -> None:
+        """Drop the backend states of nodes that can never be expanded again (frees CRIU images)."""
+        for nid in self.tree.pop_settled():
+            node = self.tree.node(nid)
+            if nid != ROOT and node["handle"] is not NO_HANDLE:
+                self.backend.release(node["handle"])
+                node["handle"] = NO_HANDLE
+
     # ------------------------------------------------------------------ one expansion
     async def _expand_once(self, leaf: int, tactics: list[str]) -> list[Outcome]:
         """``backend.expand`` on the leaf's state; a state lost on the way (evicted image, dead worker) is
@@ -285,6 +293,7 @@ class SearchDriver:
             tree.end_expansion(leaf)
             done = True
             tree.backup(path, self.value_fn(outcomes))
+            self._release_settled()
             self._event("expanded", node=leaf, tactics=len(tactics),
                         ok=sum(o.ok for o in outcomes), status=tree.node(leaf)["status"].value)
         except PolicyError as e:  # the proposer cannot handle this state: nothing to try here

@@ -73,6 +73,7 @@ class ProofTree:
         self._canonical_fn = canonical_fn or _default_canonical
         self.graph = nx.DiGraph()
         self._by_key: dict[tuple, int] = {}
+        self._settled: list[int] = []  # nodes that became proved/exhausted/failed since the last pop_settled
         self._next_id = ROOT
         self._add_state_node(tuple(root_goals), depth=0, prior=1.0, handle=root_handle, parent=None, tactic=None,
                              log_prior=0.0)
@@ -213,6 +214,7 @@ class ProofTree:
         n["status"] = Status.FAILED
         n["message"] = message
         n["expanding"] = False
+        self._settled.append(nid)
         for p in self.parents(nid):
             self._refresh(p)
 
@@ -236,6 +238,7 @@ class ProofTree:
                 new = Status.EXHAUSTED
             if new is not Status.OPEN:
                 attrs["status"] = new
+                self._settled.append(n)
                 stack.extend(self.parents(n))
 
     # ---------------------------------------------------------------- selection
@@ -306,6 +309,12 @@ class ProofTree:
         if i is None or not 0 <= i < len(cands):
             raise TreeError(f"selection rule {selector!r} returned {i!r} for {len(cands)} children of node {parent}")
         return i
+
+    def pop_settled(self) -> list[int]:
+        """Nodes that became proved, exhausted or failed since the last call: they are never expanded
+        again, and no open node needs them for a replay, so their backend states may be released."""
+        out, self._settled = self._settled, []
+        return out
 
     def add_virtual_loss(self, path: Sequence[int]) -> None:
         for nid in path:

@@ -213,3 +213,20 @@ def test_zero_prior_gives_minus_infinity_log_prior_and_strict_json():
     assert "Infinity" not in text
     back = ProofTree.from_json(text, canonical_fn=canon)
     assert back.stats(z).log_prior == float("-inf")
+
+
+def test_settled_nodes_are_reported_once():
+    t = make()
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "t1", goals=["⊢ a"])
+    b = t.add_outcome(ROOT, "t2", goals=["⊢ b"])
+    t.end_expansion(ROOT)
+    t.begin_expansion(a)
+    t.add_outcome(a, "x", goals=None, message="no")
+    t.end_expansion(a)
+    assert t.pop_settled() == [a]
+    assert t.pop_settled() == []
+    t.begin_expansion(b)
+    t.add_outcome(b, "done", goals=[])
+    t.end_expansion(b)
+    assert set(t.pop_settled()) >= {b, ROOT}
