@@ -488,6 +488,8 @@ class Elaborator:
         fids = []
         lctx2 = lctx
         for (name, _, _), b in names:
+            if b.pattern is not None:
+                name = "x"
             dom = None
             if type(exp) is Pi:
                 dom = exp.ty
@@ -500,7 +502,7 @@ class Elaborator:
             else:
                 ty = self.new_mvar(lctx2, Sort(ANY_LEVEL))
             fid = fresh_id()
-            lctx2 = lctx2.add(LocalDecl(fid, name, ty, inaccessible=(name == "_")))
+            lctx2 = lctx2.add(LocalDecl(fid, name, ty, inaccessible=(name == "_" or b.pattern is not None)))
             fids.append((fid, name, ty))
             if type(exp) is Pi:
                 exp = self.whnf(instantiate(exp.body, FVar(fid)))
@@ -509,12 +511,60 @@ class Elaborator:
                     raise self.error(f"type mismatch: `fun` where a value of type\n  {self.pp(expected, lctx)}\n"
                                      f"is expected", s)
                 exp = None
-        body = self.elab(body_s, exp, lctx2)
+        pats = [(FVar(fid), ty, b.pattern) for (fid, _, ty), (_, b) in zip(fids, names) if b.pattern is not None]
+        body = self.elab_patterns(pats, lctx2, exp, body_s) if pats else self.elab(body_s, exp, lctx2)
         for fid, name, ty in reversed(fids):
             body = Lam(name, ty, abstract(self.mctx.instantiate(body), fid))
         if expected is not None and type(self.whnf(expected)) is MVar:
             return self.ensure_type(body, expected, lctx, s)
         return body
+
+    def elab_patterns(self, pats: list, lctx: LocalContext, exp: Expr | None, body_s: Syn) -> Expr:
+        """Destructure terms by anonymous-constructor patterns (∧ ↔ by projections, ∃ by Exists.elim), then the body."""
+        if not pats:
+            return self.elab(body_s, exp, lctx)
+        (t, ty, pat), rest = pats[0], pats[1:]
+        if pat.kind == "pat_name":
+            name = pat.args[0]
+            d = lctx.get(t.id) if type(t) is FVar else None
+            if d is not None and d.inaccessible:  # a variable the pattern itself introduced: just name it
+                lctx2 = lctx.replace(t.id, LocalDecl(t.id, name, d.type, inaccessible=name == "_"))
+                return self.elab_patterns(rest, lctx2, exp, body_s)
+            fid = fresh_id()
+            lctx2 = lctx.add(LocalDecl(fid, name, ty, inaccessible=name == "_"))
+            body = self.mctx.instantiate(self.elab_patterns(rest, lctx2, exp, body_s))
+            return App(Lam(name, ty, abstract(body, fid)), t)
+        if pat.kind != "pat_tuple":
+            raise self.error("MiniLean: only ⟨...⟩ and name patterns are supported in `fun`", pat)
+        items = pat.args[0]
+        if len(items) == 1:
+            return self.elab_patterns([(t, ty, items[0])] + rest, lctx, exp, body_s)
+        tail = items[1] if len(items) == 2 else Syn("pat_tuple", items[1].start, items[-1].end, (items[1:],))
+        tw = self.whnf(ty)
+        fn, args = get_app_fn_args(tw)
+        name = fn.name if type(fn) is Const else None
+        if name in ("And", "Iff") and len(args) == 2:
+            a, b = args
+            if name == "And":
+                first, second = (mk_app(Const("And.left"), a, b, t), a), (mk_app(Const("And.right"), a, b, t), b)
+            else:
+                first = (mk_app(Const("Iff.mp"), a, b, t), Pi("a✝", a, b))
+                second = (mk_app(Const("Iff.mpr"), a, b, t), Pi("a✝", b, a))
+            return self.elab_patterns([(*first, items[0]), (*second, tail)] + rest, lctx, exp, body_s)
+        if name == "Exists" and len(args) == 2:
+            if exp is None or not self.red.is_prop(exp, lctx):
+                raise self.error("MiniLean: a ⟨...⟩ pattern on ∃ needs a proposition as the expected type", pat)
+            alpha, p = args
+            fw, fh = fresh_id(), fresh_id()
+            hty = self.red.whnf_core(App(p, FVar(fw)))
+            lctx2 = lctx.add(LocalDecl(fw, "w", alpha, inaccessible=True)).add(
+                LocalDecl(fh, "h", hty, inaccessible=True))
+            body = self.elab_patterns([(FVar(fw), alpha, items[0]), (FVar(fh), hty, tail)] + rest, lctx2, exp, body_s)
+            body = self.mctx.instantiate(body)
+            lam = Lam("w", alpha, abstract(Lam("h", hty, abstract(body, fh)), fw))
+            return mk_app(Const("Exists.elim"), alpha, p, exp, t, lam)
+        raise self.error(f"invalid pattern, constructor or constant marked with '[match_pattern]' expected for a "
+                         f"term of type\n  {self.pp(ty, lctx)}", pat)
 
     def elab_anon(self, s: Syn, expected: Expr | None, lctx: LocalContext) -> Expr:
         items: list[Syn] = s.args[0]

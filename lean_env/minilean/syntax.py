@@ -173,6 +173,7 @@ class Binder:
     names: list[tuple[str, int, int]]  # (name, start, end)
     ty: Syn | None
     implicit: bool
+    pattern: Syn | None = None  # `fun ⟨a, b⟩ => ...`: an anonymous-constructor pattern (one unnamed binder)
 
 
 COMMAND_KEYWORDS = {"theorem", "lemma", "example", "def", "abbrev", "#check", "#eval", "#print", "open",
@@ -480,10 +481,14 @@ class Parser:
 
     def lambda_(self) -> Syn:
         t = self.advance()
-        binders = self.binders(allow_bare_typed=True)
+        binders = []
+        while True:
+            binders.extend(self.binders(allow_bare_typed=True))
+            if not self.is_sym("⟨"):
+                break
+            pat = self.rcases_pat_one()
+            binders.append(Binder([("x✝", pat.start, pat.end)], None, False, pat))
         if not binders:
-            if self.is_sym("⟨"):
-                raise ParseError("pattern-matching `fun` is not supported by MiniLean", self.tok.start)
             self.error_expected("binder")
         if not (self.is_sym("=>") or self.is_sym("↦")):
             self.error_expected("'=>'")
