@@ -22,6 +22,20 @@ from .conftest import SMALL, make_config
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def _processes_with_env(key: str, value: str) -> list[str]:
+    """Processes (other than this one) whose environment has key=value, as "pid cmdline"."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.pid != os.getpid() and p.environ().get(key) == value:
+                found.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def check_run_dir(out: Path, backend: str, names=SMALL) -> list:
     rows = read_results(out / "results.jsonl")  # validates every row against the schema
     assert [r.theorem for r in rows] == list(names)
@@ -96,13 +110,18 @@ def test_compare_writes_table_and_plots_with_every_backend(tmp_path, criu):
             assert im.info["Description"] == "backends: " + ", ".join(backends)
 
 
-def test_ctrl_c_keeps_partial_results_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("backend", ["pickle", "criu"])
+def test_ctrl_c_keeps_partial_results_and_leaves_nothing(tmp_path, backend, request):
     """SIGINT to the whole process group, as a terminal's Ctrl-C does, in the middle of a run."""
+    if backend == "criu":
+        request.getfixturevalue("criu")
+    image_root = Path(os.environ["CRYO_IMAGE_ROOT"])
+    images_before = set(image_root.iterdir())
     cfg = tmp_path / "long.toml"
     out = tmp_path / "out"
     cfg.write_text(f"""
 [backend]
-kind = "pickle"
+kind = "{backend}"
 [search]
 max_expansions = 200
 time_limit = 120.0
@@ -137,8 +156,15 @@ output = "{out}"
     assert "**Interrupted**" in summary
     assert "partial results" in stdout
     # The repl processes the run started were in its session; none may survive it.
-    left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    assert left == [], f"processes left in the run's session: {left}"
+    # Zombies are not counted: an exited child of the dead run waits for init to reap it (and under
+    # `unshare --pid`, pytest itself may be that init).
+    rows = subprocess.run(["ps", "-s", str(proc.pid), "-o", "pid=,stat=,args="], capture_output=True,
+                          text=True).stdout.splitlines()
+    left = [r for r in rows if not r.split()[1].startswith("Z")]
+    assert left == [], "processes left in the run's session:\n" + "\n".join(left)
+    # criu's repls run in sessions of their own: find every process that inherited this session's image root.
+    assert _processes_with_env("CRYO_IMAGE_ROOT", str(image_root)) == [], "processes survived the run"
+    assert set(image_root.iterdir()) == images_before, "the run left image directories behind"
 
 
 def test_users_own_policy_by_dotted_path_and_a_value_policy(tmp_path, monkeypatch):
