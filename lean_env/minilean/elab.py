@@ -87,6 +87,11 @@ class Elaborator:
     def pp(self, e: Expr, lctx: LocalContext | None = None) -> str:
         return Printer(lctx, self.mctx, mathlib=self.env.mathlib, env=self.env).pp(e)
 
+    def pp_arg(self, e: Expr, lctx: LocalContext | None = None) -> str:
+        """`e` as an application argument (parenthesised unless atomic)."""
+        pr = Printer(lctx, self.mctx, mathlib=self.env.mathlib, env=self.env)
+        return pr.fmt(self.mctx.instantiate(e), 1025, [])
+
     def pp_goal(self, mid: int) -> str:
         d = self.mctx.decls[mid]
         return pp_goal(d.lctx, d.type, self.mctx, d.tag, mathlib=self.env.mathlib, env=self.env)
@@ -373,7 +378,7 @@ class Elaborator:
                 self.st.numerals.append(ty.id)
                 return Num(n, ty)
             raise self.error(
-                f"failed to synthesize\n  OfNat {self.pp(expected, lctx)} {n}\nnumerals are polymorphic in Lean, "
+                f"failed to synthesize\n  OfNat {self.pp_arg(expected, lctx)} {n}\nnumerals are polymorphic in Lean, "
                 f"but the numeral `{n}` cannot be used in a context where the expected type is\n  "
                 f"{self.pp(expected, lctx)}\ndue to the absence of the instance above", s)
         m = self.new_mvar(lctx, TYPE)
@@ -387,7 +392,7 @@ class Elaborator:
             return
         if t in (NAT, INT) and not (cls == "Neg" and t == NAT):
             return
-        shown = self.pp(ty, lctx)
+        shown = self.pp_arg(ty, lctx)
         if unary:
             raise self.error(f"failed to synthesize\n  {cls} {shown}", s)
         raise self.error(f"failed to synthesize\n  {cls} {shown} {shown} ?m", s)
@@ -435,7 +440,7 @@ class Elaborator:
                 self.st.numerals.append(t.id)
             elif t not in (NAT, INT) and type(t) is not FVar:
                 cls = "LT" if op in ("<", ">") else "LE"
-                raise self.error(f"failed to synthesize\n  {cls} {self.pp(ty, lctx)}", s)
+                raise self.error(f"failed to synthesize\n  {cls} {self.pp_arg(ty, lctx)}", s)
             return self.ensure_type(mk_app(Const(REL_OPS[op]), ty, a, b), expected, lctx, s)
         if op == "^":
             a = self.elab_arith_operand(a_s, expected, lctx)

@@ -649,7 +649,7 @@ class Parser:
                     pats.append(self.rcases_pat_one())
                 return mk("intro_pats", pats)
             return mk(name, names)
-        if name in ("exact", "apply", "refine", "refine'", "exfalso_", "use"):
+        if name in ("exact", "apply", "refine", "refine'"):
             if self.at_term_end():
                 self.error_expected("term")
             e = self.term()
@@ -666,6 +666,18 @@ class Parser:
             self.i -= 1
             c = self.calc()
             return Syn("calc", c.start, c.end, c.args)
+        if name == "specialize":
+            return mk("specialize", self.term())
+        if name in ("revert", "clear", "rename_i"):
+            names = []
+            while not self.at_term_end() and self.tok.kind == "ident" and self.tok.text not in KEYWORDS:
+                nt = self.advance()
+                names.append((nt.text, nt.start, nt.end))
+            if not names:
+                self.error_expected("identifier")
+            return mk(name, names)
+        if name == "use":
+            name = "exists"
         if name == "exists":
             items = [self.term()]
             while self.is_sym(","):

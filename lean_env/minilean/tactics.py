@@ -669,6 +669,71 @@ class TacticRunner:
             log.append(TacticRecord(Syn("calc_steps", first.start, s.end), [], self.el.mctx.copy()))
         self.t_exact(Syn("exact", s.start, s.end, (s,)))
 
+    def t_specialize(self, s: Syn) -> None:
+        """`specialize h a b`: replace the hypothesis `h` by `h a b`."""
+        g = self.main(s)
+        d = self.decl(g)
+        e_s = s.args[0]
+        head = e_s.args[0] if e_s.kind == "app" else e_s
+        h = _find(d.lctx, head.args[0]) if head.kind == "ident" else None
+        if h is None:
+            raise ElabError("'specialize' requires a term of the form `h x_1 .. x_n` where `h` appears in the "
+                            "local context", s.start, s.end)
+        e = self.el.elab(e_s, None, d.lctx)
+        self.el.default_numerals()
+        self.el.check_holes()
+        ty = self.instantiated(self.el.infer(e, d.lctx))
+        fid = fresh_id()
+        lctx = d.lctx.replace(h.fid, LocalDecl(fid, h.name, ty))
+        ng = self.new_goal(lctx, d.type, d.tag)
+        self.assign(g, App(DLam(fid, h.name, ty, ng), self.instantiated(e)))
+        self.replace_main([ng.id])
+
+    def t_revert(self, s: Syn) -> None:
+        for name, st, en in reversed(s.args[0]):
+            g = self.main(s)
+            d = self.decl(g)
+            h = _find(d.lctx, name)
+            if h is None:
+                raise ElabError(f"Unknown identifier `{name}`", st, en)
+            later = d.lctx.decls[d.lctx.decls.index(h) + 1:]
+            if any(h.fid in fvars_of_expr(x.type) for x in later if not x.aux):
+                raise ElabError(f"MiniLean: cannot revert `{name}`: later hypotheses depend on it", st, en)
+            target = Pi(h.name, h.type, abstract(self.instantiated(d.type), h.fid))
+            ng = self.new_goal(d.lctx.remove(h.fid), target, d.tag)
+            self.assign(g, App(ng, FVar(h.fid)))
+            self.replace_main([ng.id])
+
+    def t_clear(self, s: Syn) -> None:
+        for name, st, en in s.args[0]:
+            g = self.main(s)
+            d = self.decl(g)
+            h = _find(d.lctx, name)
+            if h is None:
+                raise ElabError(f"Unknown identifier `{name}`", st, en)
+            others = [x.type for x in d.lctx.decls if x.fid != h.fid and not x.aux] + [self.instantiated(d.type)]
+            if any(h.fid in fvars_of_expr(self.instantiated(t)) for t in others):
+                raise ElabError(f"Tactic `clear` failed: variable `{name}` depends on other hypotheses or the "
+                                f"goal\n\n{self.el.pp_goal(g)}", st, en)
+            ng = self.new_goal(d.lctx.remove(h.fid), d.type, d.tag)
+            self.assign(g, ng)
+            self.replace_main([ng.id])
+
+    def t_rename_i(self, s: Syn) -> None:
+        """Name the most recent inaccessible hypotheses (`rename_i x y`)."""
+        g = self.main(s)
+        d = self.decl(g)
+        inacc = [x for x in d.lctx.decls if x.inaccessible and not x.aux]
+        names = s.args[0]
+        if len(names) > len(inacc):
+            raise ElabError("Too many variable names provided", s.start, s.end)
+        lctx = d.lctx
+        for x, (n, _, _) in zip(inacc[len(inacc) - len(names):], names):
+            lctx = lctx.replace(x.fid, LocalDecl(x.fid, n, x.type, x.value, inaccessible=n == "_"))
+        ng = self.new_goal(lctx, d.type, d.tag)
+        self.assign(g, ng)
+        self.replace_main([ng.id])
+
     def t_exists(self, s: Syn) -> None:
         """`exists a, b`: `refine ⟨a, b, ?_⟩; try trivial`."""
         items = s.args[0]
@@ -1282,6 +1347,11 @@ def _conclusion(r: TacticRunner, ty: Expr, n: int) -> Expr:
             break
         t = instantiate(tw.body, Const("_")) if has_loose_bvar(tw.body) else tw.body
     return t
+
+
+def fvars_of_expr(e: Expr) -> set[int]:
+    from .expr import fvars_of
+    return fvars_of(e)
 
 
 def _find(lctx: LocalContext, name: str):
