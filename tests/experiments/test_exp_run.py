@@ -197,3 +197,40 @@ def test_unloadable_policy_fails_before_any_output(tmp_path):
     with pytest.raises(RunError, match=r"no_such_module_xyz"):
         run_experiment(cfg)
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_during_compare_still_writes_the_report(tmp_path):
+    cfg = tmp_path / "long.toml"
+    out = tmp_path / "cmp"
+    cfg.write_text("""
+[search]
+max_expansions = 200
+time_limit = 120.0
+[suite]
+paths = ["bundled:*.lean"]
+[compare]
+backends = ["pickle", "native"]
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "compare", str(cfg), "-o", str(out),
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        first = out / "pickle" / "results.jsonl"
+        deadline = time.monotonic() + 120
+        while not (first.exists() and first.read_text().count("\n") >= 1):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"no row from cryo compare: {proc.communicate()}")
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, (stdout, stderr)
+    report = (out / "report.md").read_text()
+    assert "**Interrupted**" in report and "Backends with no rows: native." in report
+    assert "| pickle |" in report
+    assert (out / "proved_vs_time.png").read_bytes().startswith(PNG)
+    assert not (out / "native").exists()
+    assert f"report: {out / 'report.md'}" in stdout
