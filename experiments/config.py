@@ -116,7 +116,9 @@ SCHEMA: tuple[Key, ...] = (
         "How a tree node keeps its state: a frozen CRIU image (`criu`), a repl pickle replayed into a fresh "
         "process (`pickle`), a pickle replayed into a pool of warm processes (`pickle-warm`), or the repl's own "
         "proof states inside one live process (`native`).", choices=BACKENDS),
-    Key("backend", "workers", "int", 2, "Repl processes working at once.", minimum=1, maximum=256),
+    Key("backend", "workers", "int", 2,
+        "Pool size of `pickle-warm` and `native`, and the default of [search] max_in_flight (`criu` thaws "
+        "one clone per tactic of an expansion; `pickle` starts one repl per expansion).", minimum=1, maximum=256),
     Key("backend", "image_dir", "str", "",
         "Where CRIU images and pickles go (empty: $CRYO_IMAGE_ROOT, else /dev/shm/cryo)."),
     Key("backend", "image_budget", "size", "4GiB",
