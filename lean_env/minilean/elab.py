@@ -455,9 +455,49 @@ class Elaborator:
             a, b, ty = self.elab_pair(a_s, b_s, lctx, hint)
             self.check_arith_type(ty, ARITH_CLASS[op], s, lctx)
             return self.ensure_type(mk_app(Const(ARITH_OPS[op]), ty, a, b), expected, lctx, s)
+        if op == "▸":
+            return self.elab_subst(a_s, b_s, expected, lctx, s)
         if op == "∘":
             raise self.error("function composition is not supported by MiniLean", s)
         raise self.error(f"unsupported operator `{op}`", s)
+
+    def elab_subst(self, h_s: Syn, e_s: Syn, expected: Expr | None, lctx: LocalContext, s: Syn) -> Expr:
+        """`h ▸ e` with `h : a = b`: rewrite the expected type (b by a, else a by b), or e's type (a by b)."""
+        from .tactics import _abstract_term
+        h = self.elab(h_s, None, lctx)
+        self.default_numerals()
+        hty = self.mctx.instantiate(self.whnf(self.infer(h, lctx)))
+        fn, args = get_app_fn_args(hty)
+        if type(fn) is Const and fn.name == "Iff" and len(args) == 2:
+            h = mk_app(Const("propext"), args[0], args[1], h)
+            ty, a, b = PROP, args[0], args[1]
+        elif type(fn) is Const and fn.name == "Eq" and len(args) == 3:
+            ty, a, b = args
+        else:
+            raise self.error(f"invalid `▸` notation, argument\n  {self.pp(h, lctx)}\nhas type\n  {self.pp(hty, lctx)}\n"
+                             f"equality expected", h_s)
+        fid = fresh_id()
+        if expected is not None:
+            target = self.mctx.instantiate(expected)
+            for src, dst, pf in ((b, a, h), (a, b, mk_app(Const("Eq.symm"), ty, a, b, h))):
+                body = _abstract_term(target, src, fid)
+                if fid not in _fvars(body):
+                    continue
+                motive = Lam("x", ty, abstract(body, fid))
+                e = self.elab(e_s, instantiate(motive.body, dst), lctx)
+                eq = mk_app(Const("congrArg"), ty, PROP, dst, src, motive, pf)
+                return mk_app(Const("Eq.mp"), instantiate(motive.body, dst), target, eq, e)
+            raise self.error(f"invalid `▸` notation, the equality\n  {self.pp(hty, lctx)}\ndoes not rewrite the "
+                             f"expected type\n  {self.pp(target, lctx)}", s)
+        e = self.elab(e_s, None, lctx)
+        ety = self.mctx.instantiate(self.infer(e, lctx))
+        body = _abstract_term(ety, a, fid)
+        if fid not in _fvars(body):
+            raise self.error(f"invalid `▸` notation, the equality\n  {self.pp(hty, lctx)}\ndoes not rewrite\n  "
+                             f"{self.pp(ety, lctx)}", s)
+        motive = Lam("x", ty, abstract(body, fid))
+        eq = mk_app(Const("congrArg"), ty, PROP, a, b, motive, h)
+        return mk_app(Const("Eq.mp"), ety, instantiate(motive.body, b), eq, e)
 
     def elab_binders(self, binders: list[Binder], lctx: LocalContext, *, expected_dom: list[Expr] | None = None
                      ) -> tuple[LocalContext, list[tuple[int, str, Expr, bool]]]:
@@ -703,6 +743,11 @@ class Elaborator:
                 self.st.holes = []
                 raise self.error(f"don't know how to synthesize placeholder\ncontext:\n{ctx}", syn)
         self.st.holes = []
+
+
+def _fvars(e: Expr) -> set[int]:
+    from .expr import fvars_of
+    return fvars_of(e)
 
 
 def has_mvar_type(el: Elaborator, ty: Expr) -> bool:
