@@ -344,16 +344,18 @@ class ProofTree:
         return self.root["status"] is Status.EXHAUSTED
 
     def proof_nodes(self) -> list[int]:
-        """Node ids from the root to a goal-free node along ``proof_child`` links; ``[]`` if unproved."""
+        """Node ids of the shortest proof in the tree: a shortest path from the root to the goal-free
+        node through proved nodes (every such path is a proof); ``[]`` if the root is unproved."""
         if not self.proved:
             return []
-        path = [ROOT]
-        while self.node(path[-1])["goals"]:
-            nxt = self.node(path[-1])["proof_child"]
-            if nxt is None:
-                raise TreeError(f"node {path[-1]} is marked proved but has no proving child")
-            path.append(nxt)
-        return path
+        done = self.lookup([])
+        if done is None:
+            raise TreeError("the root is marked proved but the tree has no goal-free node")
+        proved = self.graph.subgraph(n for n, a in self.graph.nodes(data=True) if a["status"] is Status.PROVED)
+        try:
+            return list(nx.shortest_path(proved, ROOT, done))
+        except nx.NetworkXNoPath as e:
+            raise TreeError("the root is marked proved but no path of proved nodes reaches a goal-free node") from e
 
     def proof_tactics(self) -> list[str]:
         nodes = self.proof_nodes()

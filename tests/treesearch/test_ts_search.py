@@ -346,3 +346,18 @@ def test_policies_value_fn_by_name_backs_up_goal_values(no_leaks):
     assert res.proved and res.recheck.accepted
     root = res.tree.root
     assert root["visits"] == res.expansions and 0.0 < root["value_sum"] <= root["visits"]
+
+
+def test_branching_transcript_proof_is_found_and_rechecked(shared_dir, no_leaks):
+    """proof_branching2: after `apply And.intro` the repl works on the first goal (case left) first; the
+    tactic path of the proof, run as one script, must re-check."""
+    blocks = (shared_dir / "repl-transcripts" / "proof_branching2.in").read_text().split("\n\n")
+    reqs = [json.loads(b) for b in blocks if b.strip()]
+    source = reqs[0]["cmd"]
+    tactics = [r["tactic"] for r in reqs[1:]]
+    theorem = Theorem(source.replace("example", "theorem branching2", 1))
+    res = go(theorem, tactics, "native", backend_settings={"pool_size": 1}, selector=BreadthFirst(),
+             budget=SearchBudget(expansions=200, wall_seconds=60))
+    assert res.proved and res.recheck.accepted, (res.proof, res.recheck)
+    # the transcript's own path is a proof too: each of its states is in the tree
+    assert res.proof == tactics  # the shortest proof is the transcript's own path
