@@ -400,6 +400,10 @@ def parse_config(
             f"{src}: [env] library_size = {get('env', 'library_size')} only applies to repl = \"minilean\"; "
             "remove it or set repl = \"minilean\""
         )
+    for module in get("env", "imports"):
+        if not module or any(ch.isspace() for ch in module):
+            raise ConfigError(f"{src}: [env] imports contains {module!r}; each entry is one module name such as "
+                              "\"Mathlib\" (no spaces)")
     if not get("suite", "paths"):
         raise ConfigError(f"{src}: [suite] paths is empty; name at least one file or glob, e.g. [\"bundled:*.lean\"]")
 

@@ -289,6 +289,12 @@ def preflight(config: ExperimentConfig) -> None:
     except PolicyError as e:
         raise RunError(f"{config.source or 'config'}: cannot load the policies ([search] algorithm, [policy] "
                        f"selector / proposer / value): {e}") from e
+    from treesearch.errors import TreeSearchError
+
+    try:
+        _make_backend(config, repl_argv(config))  # settings are checked here; nothing starts before open()
+    except TreeSearchError as e:
+        raise RunError(f"{config.source or 'config'}: [backend] settings rejected: {e}") from e
     if config.backend.kind == "criu":
         from criu_backend.install import CriuInstallError, find_criu
 

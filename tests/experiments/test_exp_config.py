@@ -76,6 +76,7 @@ def test_unknown_section_lists_sections(tmp_path):
         ("[compare]\nbackends = [\"criu\", \"frozen\"]\n", "'frozen'"),
         ("[env]\nrepl = \"lake\"\nlibrary_size = 5\n", "only applies to repl = \"minilean\""),
         ("backend = 3\n", "must be a table"),
+        ("[env]\nimports = [\"Mathlib Foo\"]\n", "one module name"),
         ("[run\n", "not valid TOML"),
     ],
 )
