@@ -243,7 +243,7 @@ print("STOPPED", res.stopped_by, flush=True)
 """
 
 
-@pytest.mark.parametrize("backend", ["criu", "pickle-warm"])
+@pytest.mark.parametrize("backend", ["criu", "pickle-warm", "pickle", "native"])
 def test_ctrl_c_stops_every_process_and_saves(backend, tmp_path, request, no_leaks):
     if backend == "criu":
         request.getfixturevalue("criu")
