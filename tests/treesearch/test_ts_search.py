@@ -361,3 +361,19 @@ def test_branching_transcript_proof_is_found_and_rechecked(shared_dir, no_leaks)
     assert res.proved and res.recheck.accepted, (res.proof, res.recheck)
     # the transcript's own path is a proof too: each of its states is in the tree
     assert res.proof == tactics  # the shortest proof is the transcript's own path
+
+
+def test_command_line_search_writes_tree_and_dot(tmp_path, no_leaks):
+    out = subprocess.run(
+        [sys.executable, "-m", "treesearch", "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by sorry",
+         "--backend", "native", "--pool-size", "1", "--tactics", *AND_INTRO_TACTICS, "--max-in-flight", "1",
+         "--json", str(tmp_path / "t.json"), "--dot", str(tmp_path / "t.dot")],
+        capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout)
+    assert summary["verified"] and summary["proof"] == AND_INTRO_TACTICS
+    assert json.loads((tmp_path / "t.json").read_text())["format"] == "cryo-proof-tree/1"
+    assert (tmp_path / "t.dot").read_text().startswith("digraph")
+    bad = subprocess.run([sys.executable, "-m", "treesearch", "theorem t : True := trivial", "--backend", "native"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "must end in ':= by sorry'" in bad.stderr
