@@ -3,6 +3,8 @@ semantics: truncated Nat subtraction), and its tactic path re-checks as a whole 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,7 +61,7 @@ def arith_repl(tmp_path_factory):
     r.close()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("MINILEAN_SOUNDNESS_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(p=props(), script=st.lists(st.sampled_from(TACTICS), min_size=1, max_size=4))
 def test_completed_arithmetic_goals_are_true(arith_repl, p, script):
     stmt, truth = p
@@ -81,7 +83,7 @@ def test_completed_arithmetic_goals_are_true(arith_repl, p, script):
             return
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("MINILEAN_SOUNDNESS_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(p=props())
 def test_decide_agrees_with_evaluation(arith_repl, p):
     stmt, truth = p

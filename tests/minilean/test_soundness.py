@@ -7,6 +7,7 @@ path re-checks as a whole `cmd` without errors or sorry.
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,7 +52,9 @@ TACTICS = ["intro h", "intro h1 h2", "constructor", "left", "right", "assumption
            "first | assumption | contradiction | trivial", "try intro x", "constructor <;> intro h",
            "repeat intro h", "apply Or.inl", "exact absurd h hn", "apply False.elim", "obtain ⟨a, b⟩ := h",
            "· assumption", "exact (fun x => x)", "apply Classical.byContradiction", "decide", "rfl", "done",
-           "cases hp", "exact hp", "apply a", "exact c", "exfalso; exact hn h"]
+           "cases hp", "exact hp", "apply a", "exact c", "exfalso; exact hn h", "exact?", "revert h", "clear h",
+           "specialize h hp", "intro ⟨a, b⟩", "exact fun ⟨a, b⟩ => a", "rename_i x", "apply absurd _ hn",
+           "refine ⟨?_, ?_⟩", "exact h ▸ hp", "induction h", "obtain h | h := h", "exists h"]
 
 SOLVER = ("repeat (first | intro h | cases h | assumption | contradiction | (left; assumption) "
           "| (right; assumption) | constructor | trivial | (exfalso; assumption))")
@@ -71,7 +74,7 @@ def check_completion(repl, stmt: str, path: list[str], f) -> None:
     assert "messages" not in r and "sorries" not in r, (stmt, path, r)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("MINILEAN_SOUNDNESS_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(f=formulas(), script=st.lists(st.sampled_from(TACTICS), min_size=1, max_size=6))
 def test_random_tactics_never_complete_a_non_theorem(shared_repl, f, script):
     stmt = show(f)
@@ -91,7 +94,7 @@ def test_random_tactics_never_complete_a_non_theorem(shared_repl, f, script):
         assert out["proofStatus"] in ("Incomplete: open goals remain", "Incomplete: contains sorry"), out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("MINILEAN_SOUNDNESS_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(f=formulas())
 def test_solver_script_completes_only_theorems(shared_repl, f):
     stmt = show(f)
