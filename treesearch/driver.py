@@ -385,8 +385,8 @@ class SearchDriver:
         return True
 
     async def run(self) -> SearchResult:
-        """Search until proved, exhausted, interrupted, or a budget runs out; then re-check nothing (see
-        ``search``) and return the result. The backend is not closed here."""
+        """Search until proved, exhausted, interrupted, or a budget runs out, and return the result.
+        Does not re-check the proof (``search`` does) and does not close the backend."""
         self._t0 = time.monotonic()
         self.backend.apply_budget(image_bytes=self.budget.image_bytes)
         try:
