@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .expr import (App, BVar, Const, Decide, DLam, Expr, FVar, Lam, MVar, Num, Pi, Sort, Sorry, get_app_fn_args,
+from .expr import (subterms, App, BVar, Const, Decide, DLam, Expr, FVar, Lam, MVar, Num, Pi, Sort, Sorry, get_app_fn_args,
                    has_loose_bvar)
 from .kernel import LocalContext, MetaCtx
 
@@ -106,8 +106,12 @@ class Printer:
                 return d.name
         return f"_fvar.{fid}"
 
-    def fresh_binder(self, name: str, bound: list[str]) -> str:
-        used = set(bound) | set(self.names.values())
+    def fresh_binder(self, name: str, bound: list[str], body: Expr | None = None) -> str:
+        """The binder's name, renamed `x_1`... only if it would capture a name used in the body (safe shadowing)."""
+        if body is None:
+            used = set(bound) | set(self.names.values())
+        else:
+            used = set(bound) | {self.names.get(x.id, "") for x in subterms(body) if type(x) is FVar}
         if name not in used:
             return name
         k = 1
@@ -124,7 +128,7 @@ class Printer:
         cur = e
         b = list(bound)
         while type(cur) is Pi and (has_loose_bvar(cur.body) or cur.implicit):
-            name = self.fresh_binder(cur.name, b)
+            name = self.fresh_binder(cur.name, b, cur.body)
             ty = self.fmt(cur.ty, 0, b)
             if groups and groups[-1][1] == ty and groups[-1][2] == cur.implicit:
                 groups[-1][0].append(name)
@@ -144,7 +148,7 @@ class Printer:
         b = list(bound)
         cur = e
         while type(cur) is Lam:
-            name = self.fresh_binder(cur.name, b)
+            name = self.fresh_binder(cur.name, b, cur.body)
             names.append(name)
             b = b + [name]
             cur = cur.body
@@ -172,7 +176,7 @@ class Printer:
                 b = list(bound)
                 cur = args[1]
                 while True:
-                    nm = self.fresh_binder(cur.name, b)
+                    nm = self.fresh_binder(cur.name, b, cur.body)
                     names.append(nm)
                     b = b + [nm]
                     body = cur.body
