@@ -379,17 +379,24 @@ class CommandRunner:
             self.root_sorries.append((text, (body_s.start, body_s.start), st))
         if not has_err and value is not None and has_sorry(value):
             self.msg("warning", "declaration uses `sorry`", *ref)
-        if name is None or ty is None:
+        if ty is None:
             return env
-        full_ty = ty
+        full_ty = mctx.instantiate(ty)
         full_val = value if value is not None and not has_err else Sorry(ty, True, 0)
         for d in reversed([d for d in lctx.decls if not d.aux]):
-            full_ty = Pi(d.name, d.type, abstract(full_ty, d.fid))
-            full_val = Lam(d.name, d.type, abstract(full_val, d.fid))
+            full_ty = Pi(d.name, mctx.instantiate(d.type), abstract(full_ty, d.fid))
+            full_val = Lam(d.name, mctx.instantiate(d.type), abstract(full_val, d.fid))
         if has_mvar(full_ty) or has_mvar(full_val):
             full_val = Sorry(full_ty, True, 0)
             if has_mvar(full_ty):
                 return env
+        if not has_err:
+            problem = kernel_check(env, full_ty, full_val)
+            if problem is not None:
+                self.msg("error", problem, *ref)
+                return env
+        if name is None:
+            return env
         return env.add(ConstInfo(full_name, full_ty, full_val, "def" if kind in ("def", "abbrev") else "theorem",
                                  has_err or has_sorry(full_val)))
 
@@ -448,6 +455,21 @@ class CommandRunner:
             el.log(e)
             return Sorry(ty, True, fresh_id())
         return v
+
+
+def kernel_check(env: Env, ty: Expr, value: Expr) -> str | None:
+    """Re-check a declaration from scratch, as Lean's kernel does on `addDecl`; the error text, or None."""
+    red = Reducer(env, MetaCtx())
+    try:
+        red.ensure_sort(ty, LocalContext(), True)
+        vty = red.infer(value, LocalContext(), check=True)
+        if not red.is_def_eq(vty, ty):
+            return "(kernel) declaration type mismatch"
+    except KernelError as e:
+        return e.message
+    except RecursionError:
+        return "(kernel) deep recursion detected"
+    return None
 
 
 def signature(env: Env, name: str, ty: Expr) -> str:

@@ -1,7 +1,7 @@
 """Environments, local contexts, metavariable contexts, reduction, definitional equality, type inference.
 
-``infer(..., check=True)`` is the kernel: it re-checks a complete proof term from scratch, so a tactic bug can
-at worst make a proof fail, never make a wrong proof pass.
+``infer(..., check=True)`` is the kernel: every declaration and every completed proof state is re-checked from
+scratch with it, so a tactic or elaborator bug can at worst make a proof fail, never make a wrong proof pass.
 """
 
 from __future__ import annotations
