@@ -414,8 +414,11 @@ class Reducer:
             return e.ty
         if t is Decide:
             if check:
-                from .decide import evaluate
-                v = evaluate(self, e.prop, lctx)
+                from .decide import Undecidable, evaluate
+                try:
+                    v = evaluate(self, e.prop, lctx)
+                except Undecidable as err:
+                    raise KernelError("(kernel) decide: proposition is not decidable by evaluation") from err
                 if v is not True:
                     raise KernelError("(kernel) decide: proposition did not evaluate to true")
             return e.prop
