@@ -215,7 +215,8 @@ class CommandRunner:
             if kw == "variable":
                 return self.variable_cmd(p, env)
             names = []
-            while p.tok.kind == "ident" and not p.tok.first_on_line and p.tok.text not in COMMAND_KEYWORDS:
+            while (p.tok.kind == "ident" and not p.tok.first_on_line and p.tok.text not in COMMAND_KEYWORDS
+                   and p.tok.text != "in"):
                 names.append(p.advance().text)
             if kw == "open":
                 opens = list(env.opens)
@@ -224,6 +225,10 @@ class CommandRunner:
                     if full is None:
                         raise ElabError(f"unknown namespace '{n}'", t.start, p.prev_end())
                     opens.append(full)
+                if p.is_kw("in"):  # `open X in <command>`: only for that command
+                    p.advance()
+                    after = self.command(p, env.with_option("open", tuple(opens)))
+                    return after.with_option("open", env.opens)
                 return env.with_option("open", tuple(opens))
             if kw in ("namespace", "section"):
                 stack = env.options.get("scopes", ()) + ((kw, names[0] if names else "", env.namespace,
