@@ -5,18 +5,21 @@
 
 1. **Close** when possible: ``trivial`` (target ``True``), ``exact h`` (a hypothesis is the target),
    ``contradiction`` (``h : False``), ``exact absurd h1 h2`` (``h1 : A`` and ``h2 : ¬A``).
-2. **Follow a witness** when the decided atoms (hypotheses ``h : p`` / ``h : ¬p``) already make the target
-   true or some hypothesis false under strong Kleene evaluation:
-   *prove* a true target by its shape (``intro``, ``constructor``, ``left``/``right`` towards the true
-   disjunct), or *refute* the smallest false hypothesis (``rcases`` it, or ``exfalso`` then ``apply h`` for
+2. **Follow a witness** when the context already decides the goal under strong Kleene evaluation, where a
+   formula's value comes from its parts and, where they leave it open, from the hypotheses (``h : A`` makes
+   ``A`` true, ``h : ¬A`` makes ``A`` false): *prove* a true target by its shape (``intro`` -- stopping at a
+   target that is a hypothesis --, ``constructor``, ``left``/``right`` towards the true disjunct), or *refute*
+   the lightest hypothesis that its parts make false (``rcases`` it, or ``exfalso`` then ``apply h`` for
    ``h : ¬A`` / ``h : A → B``, first case-splitting on ``B`` when ``¬B`` is not at hand).
 3. Otherwise apply an **invertible rule**: ``intro`` (target ``→``/``¬``), ``constructor`` (target ``∧``/``↔``),
    ``rcases`` (hypothesis ``∧``/``∨``/``↔`` not yet taken apart).
-4. Otherwise **case-split** on the most frequent undecided atom: ``by_cases h : p`` (Lean is classical).
+4. Otherwise **case-split** with ``by_cases h : F`` (Lean is classical) on the undecided subformula of the
+   goal that occurs most often (ties: the largest), or with ``split="atom"`` on the most frequent atom.
 
-Every step keeps the goal valid; invertible steps shrink the sequent, case splits decide an atom, and a
-witness is found at the latest when every atom is decided (a valid sequent is true under every assignment),
-after which each refutation targets a strictly smaller false hypothesis.  So any search that eventually
+Every step keeps the goal valid; invertible steps shrink the sequent, each case split decides one more of
+the finitely many subformulas, and a witness is found at the latest when every atom is decided (a valid
+sequent is true under every assignment), after which each refutation targets a strictly lighter false
+hypothesis.  So any search that eventually
 tries the highest-prior proposal of every node it reaches (best-first, BFS, PUCT) proves every tautology.
 Lower-prior alternatives (other spellings of the same step, ``left``/``right``, ``by_contra``, ``apply``)
 give shorter proofs a chance.
@@ -32,7 +35,7 @@ import numpy as np
 
 from policies.base import TacticProposal
 from policies.errors import GoalParseError, StatsError
-from policies.formula import BOTTOM, TOP, Atom, Binary, Formula, Not, Op, kleene, render
+from policies.formula import BOTTOM, TOP, Atom, Binary, Const, Formula, Not, Op, render
 from policies.goalview import GoalView, Hyp, fresh_names, read_goal
 
 __all__ = ["FixedTactics", "PropositionalProposer", "normalise", "DEFAULT_FALLBACK_TACTICS"]
@@ -88,6 +91,56 @@ def _weight(f: Formula) -> int:
     return 1
 
 
+class _Evaluator:
+    """Strong Kleene evaluation where the hypotheses decide what their structure leaves open.
+
+    ``known`` maps each hypothesis formula to True and each ``A`` with a hypothesis ``¬A`` to False.
+    ``value(f)`` is ``f``'s structural value from its parts when that is decided, else ``known``'s entry.
+    ``structural(f)`` ignores ``known`` for ``f`` itself (a hypothesis is false when its parts make it so).
+    """
+
+    def __init__(self, props: Sequence[Hyp]) -> None:
+        self.known: dict[Formula, bool] = {}
+        for h in props:
+            self.known.setdefault(h.formula, True)
+            inner = _negated(h.formula)
+            if inner is not None:
+                self.known.setdefault(inner, False)
+        self._memo: dict[Formula, bool | None] = {}
+
+    def value(self, f: Formula) -> bool | None:
+        if f not in self._memo:
+            v = self.structural(f)
+            self._memo[f] = self.known.get(f) if v is None else v
+        return self._memo[f]
+
+    def structural(self, f: Formula) -> bool | None:
+        if isinstance(f, Const):
+            return f.value
+        if isinstance(f, Atom):
+            return None
+        if isinstance(f, Not):
+            v = self.value(f.arg)
+            return None if v is None else not v
+        a, b = self.value(f.left), self.value(f.right)
+        if f.op is Op.AND:
+            return False if a is False or b is False else (True if a and b else None)
+        if f.op is Op.OR:
+            return True if a is True or b is True else (False if a is False and b is False else None)
+        if f.op is Op.IMP:
+            return True if a is False or b is True else (False if a is True and b is False else None)
+        return None if a is None or b is None else a == b
+
+
+def _subformulas(f: Formula):
+    yield f
+    if isinstance(f, Not):
+        yield from _subformulas(f.arg)
+    elif isinstance(f, Binary):
+        yield from _subformulas(f.left)
+        yield from _subformulas(f.right)
+
+
 def _negated(f: Formula) -> Formula | None:
     """``A`` when ``f`` is ``¬A`` or ``A → False``."""
     if isinstance(f, Not):
@@ -103,7 +156,9 @@ class PropositionalProposer:
     Knobs: ``main_weight`` for the main-line step, ``alternate_weight`` for other spellings of it,
     ``extra_weight`` for other plausible tactics; priors are these weights normalised.  At most
     ``max_proposals`` proposals are returned.  ``name_prefix`` starts fresh hypothesis names (``h1``, ...,
-    skipping every name in the context).  Goals that are not propositional get ``fallback`` tactics.
+    skipping every name in the context).  ``max_intros`` caps the names of one ``intro``; ``split`` is
+    ``"subformula"`` (default) or ``"atom"`` (see the module docstring).  Goals that are not propositional
+    get ``fallback`` tactics.
     """
 
     def __init__(
@@ -113,6 +168,7 @@ class PropositionalProposer:
         alternate_weight: float = 0.002,
         extra_weight: float = 0.001,
         max_intros: int = 8,
+        split: str = "subformula",
         max_proposals: int = 6,
         name_prefix: str = "h",
         fallback: Sequence[str] = DEFAULT_FALLBACK_TACTICS,
@@ -128,6 +184,9 @@ class PropositionalProposer:
         if max_intros < 1:
             raise StatsError(f"max_intros={max_intros} must be >= 1")
         self.max_intros = max_intros
+        if split not in ("subformula", "atom"):
+            raise StatsError(f"split={split!r} must be 'subformula' or 'atom'")
+        self.split = split
         self.name_prefix = name_prefix
         self.fallback = FixedTactics(fallback)
 
@@ -165,12 +224,12 @@ class PropositionalProposer:
         closers = self._closers(props, target)
         if closers:
             return closers[:1], closers[1:], []
-        values = self._decided(props)
-        main = self._witness_step(props, target, values, names)
+        ev = _Evaluator(props)
+        main = self._witness_step(props, target, ev, names)
         if not main:
-            main = self._invertible_step(props, target, names)
+            main = self._invertible_step(props, target, ev, names)
         if not main:
-            main = self._split_step(props, target, values, names)
+            main = self._split_step(props, target, ev, names)
         extras = self._extras(props, target, names)
         return main, [], [t for t in extras if t not in main]
 
@@ -198,33 +257,23 @@ class PropositionalProposer:
                 out += [f"exact absurd {by_formula[inner].name} {h.name}", "contradiction"]
         return list(dict.fromkeys(out))
 
-    @staticmethod
-    def _decided(props: Sequence[Hyp]) -> dict[str, bool]:
-        values: dict[str, bool] = {}
-        for h in props:
-            f = h.formula
-            if isinstance(f, Atom):
-                values.setdefault(f.name, True)
-            else:
-                inner = _negated(f) if f is not None else None
-                if isinstance(inner, Atom):
-                    values.setdefault(inner.name, False)
-        return values
-
-    def _witness_step(self, props: Sequence[Hyp], target: Formula, values: dict[str, bool], names) -> list[str]:
-        if kleene(target, values) is True:
-            return self._prove(target, values, names)
+    def _witness_step(self, props: Sequence[Hyp], target: Formula, ev: _Evaluator, names) -> list[str]:
+        if ev.value(target) is True:
+            return self._prove(target, ev, names)
         false_hyps = [(_weight(h.formula), i, h) for i, h in enumerate(props)
-                      if h.usable and kleene(h.formula, values) is False]
+                      if h.usable and ev.structural(h.formula) is False]
         if not false_hyps:
             return []
         _, _, h = min(false_hyps, key=lambda t: (t[0], t[1]))
         return self._refute(h, props, target, names)
 
-    def _intro(self, target: Formula, names) -> list[str]:
-        """``intro`` with one fresh name per leading ``→``/``¬`` of the target (at most ``max_intros``)."""
+    def _intro(self, target: Formula, names, ev: _Evaluator) -> list[str]:
+        """``intro`` with one fresh name per leading ``→``/``¬`` of the target (at most ``max_intros``),
+        stopping at a target that is already a hypothesis (so ``exact`` can close it next)."""
         chosen = []
         while len(chosen) < self.max_intros and target != BOTTOM:
+            if chosen and ev.known.get(target) is True:
+                break
             if isinstance(target, Not):
                 target = BOTTOM
             elif isinstance(target, Binary) and target.op is Op.IMP:
@@ -237,13 +286,13 @@ class PropositionalProposer:
         single = f"intro {chosen[0]}"
         return [f"intro {' '.join(chosen)}"] + ([single] if len(chosen) > 1 else [])
 
-    def _prove(self, target: Formula, values: dict[str, bool], names) -> list[str]:
+    def _prove(self, target: Formula, ev: _Evaluator, names) -> list[str]:
         if isinstance(target, Not) or (isinstance(target, Binary) and target.op is Op.IMP):
-            return self._intro(target, names)
+            return self._intro(target, names, ev)
         if isinstance(target, Binary) and target.op in (Op.AND, Op.IFF):
             return ["constructor"]
         if isinstance(target, Binary) and target.op is Op.OR:
-            return ["left" if kleene(target.left, values) is True else "right"]
+            return ["left" if ev.value(target.left) is True else "right"]
         return []
 
     @staticmethod
@@ -269,9 +318,9 @@ class PropositionalProposer:
             return [f"by_cases {next(names)} : {render(f.right)}"]
         return []  # atoms and False are closed by _closers
 
-    def _invertible_step(self, props: Sequence[Hyp], target: Formula, names) -> list[str]:
+    def _invertible_step(self, props: Sequence[Hyp], target: Formula, ev: _Evaluator, names) -> list[str]:
         if isinstance(target, Not) or (isinstance(target, Binary) and target.op is Op.IMP):
-            return self._intro(target, names)
+            return self._intro(target, names, ev)
         if isinstance(target, Binary) and target.op in (Op.AND, Op.IFF):
             return ["constructor"]
         present = {h.formula for h in props}
@@ -288,19 +337,22 @@ class PropositionalProposer:
                 return self._refute(h, props, target, names)
         return []
 
-    @staticmethod
-    def _split_step(props: Sequence[Hyp], target: Formula, values: dict[str, bool], names) -> list[str]:
-        counts: collections.Counter[str] = collections.Counter()
-        first_seen: dict[str, int] = {}
+    def _split_step(self, props: Sequence[Hyp], target: Formula, ev: _Evaluator, names) -> list[str]:
+        """``by_cases`` on an undecided formula: the most frequent atom (``split="atom"``), or the most
+        frequent, then largest, subformula of the target and hypotheses (``split="subformula"``)."""
+        counts: collections.Counter[Formula] = collections.Counter()
+        first_seen: dict[Formula, int] = {}
         for f in [target] + [h.formula for h in props]:
-            for name in _atom_occurrences(f):
-                if name not in values:
-                    counts[name] += 1
-                    first_seen.setdefault(name, len(first_seen))
+            for sub in _subformulas(f):
+                if isinstance(sub, Const) or (self.split == "atom" and not isinstance(sub, Atom)):
+                    continue
+                if ev.value(sub) is None:
+                    counts[sub] += 1
+                    first_seen.setdefault(sub, len(first_seen))
         if not counts:
             return []
-        best = max(counts, key=lambda a: (counts[a], -first_seen[a]))
-        return [f"by_cases {next(names)} : {best}"]
+        best = max(counts, key=lambda f: (counts[f], _weight(f), -first_seen[f]))
+        return [f"by_cases {next(names)} : {render(best)}"]
 
     def _extras(self, props: Sequence[Hyp], target: Formula, names) -> list[str]:
         out: list[str] = []
@@ -317,13 +369,3 @@ class PropositionalProposer:
         if target != BOTTOM:
             out.append(f"by_contra {next(names)}")
         return out
-
-
-def _atom_occurrences(f: Formula):
-    if isinstance(f, Atom):
-        yield f.name
-    elif isinstance(f, Not):
-        yield from _atom_occurrences(f.arg)
-    elif isinstance(f, Binary):
-        yield from _atom_occurrences(f.left)
-        yield from _atom_occurrences(f.right)

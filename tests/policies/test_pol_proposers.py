@@ -110,3 +110,19 @@ def test_fixed_tactics():
 def test_builtins_satisfy_the_proposer_protocol():
     assert isinstance(FixedTactics(), Proposer)
     assert isinstance(PropositionalProposer(), Proposer)
+
+
+def test_intro_chain_stops_at_a_target_that_is_a_hypothesis():
+    """Regression: intro-ing past `hq → h_1` (a hypothesis) lost `exact h3` and looped through `apply h2`."""
+    goal = ("h_1 hq h : Prop\nh1 : ¬((¬h → hq → h_1) ∨ hq)\nh2 : ¬(¬h → hq → h_1)\nh3 : hq → h_1\n"
+            "⊢ ¬h → hq → h_1")
+    assert top(goal) == "intro h4"
+    assert top(goal.replace("⊢ ¬h → hq → h_1", "h4 : ¬h\n⊢ hq → h_1")) == "exact h3"
+
+
+def test_split_knob_chooses_what_by_cases_decides():
+    goal = "p q r : Prop\nh1 : ¬((p → q) ∧ r)\n⊢ ¬(p → q) ∨ ¬r"
+    assert top(goal) == "by_cases h2 : p → q"  # the shared subformula
+    assert top(goal, split="atom") == "by_cases h2 : p"  # most frequent atom, first seen
+    with pytest.raises(StatsError, match="split='cut'"):
+        PropositionalProposer(split="cut")
