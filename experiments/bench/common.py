@@ -14,7 +14,8 @@ from typing import Any, Iterable, Sequence
 
 __all__ = [
     "BenchError", "SEED", "TARGETS", "DEFAULT_OUTPUT", "machine_facts", "load_average", "median",
-    "Stopwatch", "write_json", "write_text", "fmt_s", "fmt_mb", "fmt_ratio", "markdown_table", "prepare_output",
+    "Stopwatch", "Verdict", "ratio", "write_json", "write_text", "fmt_s", "fmt_mb", "fmt_ratio", "markdown_table",
+    "prepare_output",
 ]
 
 DEFAULT_OUTPUT = Path("bench-results")

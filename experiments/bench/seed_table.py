@@ -165,7 +165,9 @@ def run_seed(*, library_size: int | None = None, repeat: int = 3, cold_wait: flo
                 # import + pickleTo, in `repeat` fresh repls; the last one stays alive to be frozen
                 for i in range(repeat):
                     log(f"seed: import {i + 1}/{repeat}")
-                    proc = cb.spawn(argv)
+                    # a private working directory: criu serializes dumps of processes sharing a cwd
+                    # machine-wide (criu_backend._dumplock), and other programs may dump from the current one
+                    proc = cb.spawn(argv, cwd=str(pickle_dir))
                     client = ReplClient.attach(proc, timeout=timeout)
                     try:
                         with Stopwatch() as sw:
