@@ -136,7 +136,7 @@ def test_wall_budget_holds(no_leaks):
     res = go(HARD, HARD_TACTICS, "pickle", max_in_flight=2, budget=SearchBudget(expansions=None, wall_seconds=1.5))
     took = time.monotonic() - t0
     assert res.stopped_by == "wall" and not res.proved
-    assert res.wall < 1.5 + 1.0 and took < 1.5 + 10  # hang guard: cancellation reaches every process
+    assert res.wall < 1.5 + 3.0 and took < 1.5 + 15  # hang guards: cancellation reaches every process
 
 
 def test_memory_budget_holds(no_leaks):
