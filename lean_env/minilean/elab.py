@@ -163,6 +163,8 @@ class Elaborator:
             return Const(full)
         if self.env.mathlib and name in ("ℕ", "ℤ"):
             return NAT if name == "ℕ" else INT
+        if name in ("true", "false"):
+            return Const(f"Bool.{name}")
         if name == "Prop":
             return PROP
         if name == "Type":
@@ -236,8 +238,15 @@ class Elaborator:
             self.st.holes.append((m.id, s))
             return m
         if k == "synth_hole":
-            ty = expected if expected is not None else self.new_mvar(lctx, Sort(ANY_LEVEL))
             name = s.args[0]
+            if name != "_":  # `?x` names an existing metavariable tagged x, if there is one
+                for mid in reversed(list(self.mctx.decls)):
+                    d = self.mctx.decls[mid]
+                    if d.tag == name and mid not in self.mctx.assign:
+                        if expected is not None and not self.unify(d.type, expected):
+                            raise self.mismatch(MVar(mid), d.type, expected, lctx, s)
+                        return MVar(mid)
+            ty = expected if expected is not None else self.new_mvar(lctx, Sort(ANY_LEVEL))
             return self.new_mvar(lctx, ty, tag="" if name == "_" else name, synthetic=True)
         if k == "by":
             if expected is None:

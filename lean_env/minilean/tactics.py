@@ -56,6 +56,12 @@ class TacticRunner:
         return self.el.mctx.new_mvar(lctx, ty, tag=tag, synthetic=True)
 
     def assign(self, g: int, v: Expr) -> None:
+        """Assign goal `g`; a goal closed by itself (`apply ?g`) stays an unassigned metavariable, as in Lean."""
+        iv = self.instantiated(v)
+        if iv == MVar(g):
+            return
+        if g in mvars_of(iv):
+            raise ElabError("occurs check failed: the goal's own metavariable occurs in its proof")
         self.el.mctx.assign[g] = v
 
     def replace_main(self, new: list[int]) -> None:
@@ -810,12 +816,17 @@ class TacticRunner:
             self.assign(g, mk_app(Const("False.elim"), d.type, h))
             self.goals.pop(0)
             return []
-        if ty in (NAT, BOOL) and type(h) is FVar:
-            for other in d.lctx.decls:
-                if other.fid != h.id and any(type(x) is FVar and x.id == h.id for x in _sub(other.type)):
-                    raise ElabError("MiniLean: `cases` on a variable that other hypotheses mention is not supported",
-                                    s.start, s.end)
-            motive = Lam("x", ty, abstract(self.instantiated(d.type), h.id))
+        if ty in (NAT, BOOL):
+            if type(h) is FVar:
+                for other in d.lctx.decls:
+                    if other.fid != h.id and any(type(x) is FVar and x.id == h.id for x in _sub(other.type)):
+                        raise ElabError("MiniLean: `cases` on a variable that other hypotheses mention is not "
+                                        "supported", s.start, s.end)
+                motive = Lam("x", ty, abstract(self.instantiated(d.type), h.id))
+            else:  # a term: generalize its occurrences in the target
+                fid = fresh_id()
+                h = self.instantiated(h)
+                motive = Lam("x", ty, abstract(_abstract_term(self.instantiated(d.type), h, fid), fid))
             if ty == NAT:
                 g1 = self.new_goal(lctx, instantiate(motive.body, Num(0, NAT)), tagged("zero"))
                 l2, f2, n2 = hyp(lctx, 0, "succ", "n", NAT)
