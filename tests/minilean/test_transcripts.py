@@ -13,7 +13,7 @@ from transcripts import diff, expected_values, run_minilean, run_minilean_raw, s
 PASSING = ["proof_branching2", "proof_transitivity", "by_cases", "readme", "proof_step", "sorry_hypotheses",
            "dup_sorries", "term_sorry", "unknown_environment", "unknown_proof_state", "incomplete",
            "pickle_environment", "pickle_environment_with_imports", "def_eval", "dup_msg", "file_env", "import_lean",
-           "invalid_line_break", "no_goal_sorry_2"]
+           "invalid_line_break", "no_goal_sorry_2", "app_type_mismatch", "all_tactics-20250622"]
 
 
 @pytest.mark.parametrize("name", PASSING)
