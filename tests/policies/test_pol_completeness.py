@@ -12,24 +12,20 @@ import pytest
 
 from policies import BestFirst, PropositionalProposer, generate_tautologies
 from treesearch import SearchBudget, search
-from treesearch.backends import make_backend
 
 MIXED = generate_tautologies(18, seed=2026)
 WIDE = generate_tautologies(4, seed=2027, min_atoms=7, prefix="wide")
 
 
 async def _prove_all(items):
-    backend = make_backend("native", pool_size=1, tactic_timeout=30.0)
     results = []
-    try:
-        for t in items:
-            result = await search(
-                t.statement, backend=backend, proposer=PropositionalProposer(), selector=BestFirst(),
-                budget=SearchBudget(expansions=2000, wall_seconds=120), max_in_flight=1, handle_sigint=False,
-            )
-            results.append((t, result))
-    finally:
-        await backend.close()
+    for t in items:  # a fresh backend per theorem; `search` closes the backend it makes
+        result = await search(
+            t.statement, backend="native", backend_settings={"pool_size": 1, "tactic_timeout": 30.0},
+            proposer=PropositionalProposer(), selector=BestFirst(),
+            budget=SearchBudget(expansions=2000, wall_seconds=120), max_in_flight=1, handle_sigint=False,
+        )
+        results.append((t, result))
     return results
 
 
