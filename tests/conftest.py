@@ -48,10 +48,12 @@ def _leaked(marker: str, started_after: float) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    root = Path(os.environ.get("CRYO_TEST_IMAGE_ROOT", f"/dev/shm/cryo-test-{os.getpid()}"))
+    session = uuid.uuid4().hex
+    # The session id, not the pid, names the root: pids repeat across pid namespaces.
+    root = Path(os.environ.get("CRYO_TEST_IMAGE_ROOT", f"/dev/shm/cryo-test-{session[:12]}"))
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ["CRYO_IMAGE_ROOT"] = str(root)
-    os.environ[SESSION_ENV] = uuid.uuid4().hex
+    os.environ[SESSION_ENV] = session
     config._cryo_image_root = root  # type: ignore[attr-defined]
     config._cryo_started = time.time() - 1.0  # type: ignore[attr-defined]
 
