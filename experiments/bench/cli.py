@@ -1,4 +1,4 @@
-"""`cryo bench` verbs: `seed`, `search`, `profile`, and `run_all` for `cryo bench` with no sub-verb.
+"""`cryo bench` verbs: `seed`, `search`, `profile`, `images`, and `run_all` for `cryo bench` with no sub-verb.
 
 Every verb writes `PART.json` and `PART.md` into the output directory (default `bench-results/`), then
 rebuilds `report.md` and `bench.json` there from every part present.  `--quick` shrinks everything (tiny
@@ -23,12 +23,14 @@ FULL = {
                  "repeat": 3},
     "search": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
     "profile": {"library_size": None},
+    "images": {"size_mb": 450, "repeat": 3},
 }
 QUICK = {
     "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5},
     "snapshot": {"sizes": [20], "fanouts": [1, 2], "fanout_size": 20, "cold_wait": 0.5, "repeat": 1},
     "search": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0},
     "profile": {"library_size": 100},
+    "images": {"size_mb": 20, "repeat": 1},
 }
 
 
@@ -62,8 +64,9 @@ def _run_part(name: str, out: Path, quick: bool, measure: Callable[[], dict[str,
                                       "machine_after": after, "result": result})
     md, _js = build_report(out)
     section = md.read_text(encoding="utf-8").split(f"\n## ")
-    text = next((s for s in section if s.startswith(("1. The seed", "2. Snapshot", "3. Search", "Profile"))
-                 and name in s.lower()[:40]), "")
+    from experiments.bench.report import PARTS
+
+    text = next((s for s in section if s.startswith(PARTS[name])), "")
     write_text(out / f"{name}.md", "## " + text if text else "")
     print(("## " + text) if text else f"(no {name} section)", flush=True)
     return 0
@@ -115,6 +118,13 @@ def _profile(args: argparse.Namespace, out: Path) -> int:
         out, library_size=s["library_size"], theorem=getattr(args, "theorem", None) or THEOREM))
 
 
+def _images(args: argparse.Namespace, out: Path) -> int:
+    from experiments.bench.snapshot import run_mapped
+
+    s = _settings(args, "images")
+    return _run_part("images", out, bool(getattr(args, "quick", False)), lambda: run_mapped(**s))
+
+
 def _split(text: str | None) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()] if text else []
 
@@ -126,7 +136,7 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
 
 
-RUNNERS = {"seed": _seed, "snapshot": _snapshot, "search": _search, "profile": _profile}
+RUNNERS = {"seed": _seed, "snapshot": _snapshot, "images": _images, "search": _search, "profile": _profile}
 
 
 def _output(args: argparse.Namespace) -> Path | None:
@@ -146,7 +156,8 @@ def _verb(part: str) -> Callable[[argparse.Namespace], int]:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    """`cryo bench`: the seed table, snapshot scaling, search throughput and the profile, then the report."""
+    """`cryo bench`: the seed table, snapshot scaling, image sizes, search throughput and the profile, then the
+    report."""
     out = _output(args)
     if out is None:
         return 2
@@ -205,7 +216,7 @@ def add_run_all_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def register_bench(bench_subparsers: Any) -> None:
-    """Add `seed`, `search` and `profile` to a `cryo bench` sub-parser group."""
+    """Add `seed`, `search`, `profile` and `images` to a `cryo bench` sub-parser group."""
     p = bench_subparsers.add_parser("seed", help="the seed article's table (import, pickle, freeze, thaw, sizes)")
     _common(p)
     _seed_args(p)
@@ -218,6 +229,11 @@ def register_bench(bench_subparsers: Any) -> None:
     _common(p)
     _profile_args(p)
     p.set_defaults(func=_verb("profile"))
+    p = bench_subparsers.add_parser("images", help="image size and thaw of anonymous vs file-mapped memory")
+    _common(p)
+    p.add_argument("--size", dest="images_size_mb", type=int, help="process size in MB (default 450)")
+    p.add_argument("--repeat", dest="images_repeat", type=int, help="samples per figure (default 3)")
+    p.set_defaults(func=_verb("images"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

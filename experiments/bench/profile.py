@@ -9,6 +9,7 @@ timings (thaw, tactic, freeze seconds summed over clones) are reported beside th
 from __future__ import annotations
 
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from experiments.bench.common import BenchError
 __all__ = ["run_profile", "profile_markdown"]
 
 THEOREM = "comm_and"
+PADDING = ("intro h", "constructor", "assumption", "exact h")
 
 
 def _theorem(name: str) -> Any:
@@ -55,8 +57,34 @@ def _phases(session: Any, total: float) -> dict[str, float]:
     return found
 
 
+def _thaw_trial(image: Any, proof_state: int, tactics: list[str], *, repeat: int,
+                timeout: float) -> dict[str, Any]:
+    """What an expansion without freezing costs with eager and with lazy (userfaultfd) thaw: thaw K copies of
+    `image` at once, one tactic in each, end them; eager and lazy alternate, medians of `repeat`."""
+    import criu_backend as cb
+    from lean_env.client import ReplClient
+
+    samples: dict[str, list[float]] = {"eager": [], "lazy": []}
+    for _ in range(repeat):
+        for kind in ("eager", "lazy"):
+            t0 = time.perf_counter()
+            clones = cb.thaw_many(image, len(tactics), lazy=kind == "lazy")
+            try:
+                for clone, tactic in zip(clones, tactics):
+                    client = ReplClient.attach(clone, timeout=timeout)
+                    try:
+                        client.tactic(tactic, proof_state)
+                    finally:
+                        client.close()
+            finally:
+                for clone in clones:
+                    clone.close()
+            samples[kind].append(time.perf_counter() - t0)
+    return {"samples_s": samples, "median_s": {k: statistics.median(v) for k, v in samples.items()}}
+
+
 def run_profile(out: Path, *, library_size: int | None = None, theorem: str = THEOREM, tactics: int = 4,
-                timeout: float = 300.0) -> dict[str, Any]:
+                timeout: float = 300.0, trial_repeat: int = 3) -> dict[str, Any]:
     """Profile one eager criu expansion; writes profile.txt and profile.html into `out`."""
     import anyio
     import numpy as np
@@ -84,7 +112,8 @@ def run_profile(out: Path, *, library_size: int | None = None, theorem: str = TH
             if not root.ok:
                 raise BenchError(f"the criu backend could not open {theorem}: {root.message}")
             chosen = [p.tactic for p in proposer.propose(list(root.goals or ()), rng=np.random.default_rng(0))]
-            chosen = list(dict.fromkeys(chosen))[:tactics]
+            # the proposer offers few tactics at some roots: pad to K with common ones (some may fail, as in a search)
+            chosen = list(dict.fromkeys([*chosen, *PADDING]))[:tactics]
             before = backend.timings.as_dict()
             profiler = Profiler(interval=0.0005, async_mode="enabled")
             t0, c0 = time.perf_counter(), time.process_time()
@@ -103,6 +132,8 @@ def run_profile(out: Path, *, library_size: int | None = None, theorem: str = TH
             result["text"] = profiler.output_text(unicode=False, color=False)
             (out / "profile.html").write_text(profiler.output_html(), encoding="utf-8")
             result["phases_s"] = _phases(profiler.last_session, result["expand_s"])
+            result["thaw_trial"] = _thaw_trial(root.handle.image, root.handle.proof_state, chosen,
+                                               repeat=trial_repeat, timeout=timeout)
 
     cwd = tempfile.mkdtemp(prefix="cryo-bench-cwd-")
     try:
@@ -123,6 +154,10 @@ def profile_markdown(res: dict[str, Any]) -> str:
         f"Backend timings, summed over the clones: {timings}. CPU time of the cryo process itself during the "
         f"expansion: {res['cryo_cpu_s']:.3f} s ({100 * res['cryo_cpu_s'] / res['expand_s']:.0f}% of the wall); the "
         "rest is waiting for criu and the clones.",
+        "",
+        f"The same {len(res['tactics'])} tactics without freezing children, thawing the {len(res['tactics'])} copies "
+        f"eagerly: {res['thaw_trial']['median_s']['eager']:.3f} s, lazily (userfaultfd, pages on demand): "
+        f"{res['thaw_trial']['median_s']['lazy']:.3f} s (medians of {len(res['thaw_trial']['samples_s']['lazy'])}).",
         "",
         "Wall seconds under each phase of the expansion in the cryo process (pyinstrument, async mode; phases "
         "overlap since the clones run concurrently):",

@@ -14,6 +14,7 @@ __all__ = ["PARTS", "verdicts", "build_report", "read_parts"]
 PARTS = {
     "seed": "1. The seed's table",
     "snapshot": "2. Snapshot scaling",
+    "images": "2b. Smaller images: file-mapped against anonymous memory",
     "search": "3. Search throughput",
     "profile": "Profile of one criu expansion",
 }
@@ -76,7 +77,7 @@ def build_report(out: Path) -> tuple[Path, Path]:
     from experiments.bench import profile, seed_table, snapshot, throughput
 
     render = {"seed": lambda r: seed_table.seed_markdown(r), "snapshot": snapshot.snapshot_markdown,
-              "search": throughput.search_markdown, "profile": profile.profile_markdown}
+              "search": throughput.search_markdown, "profile": profile.profile_markdown, "images": snapshot.mapped_markdown}
     parts = read_parts(out)
     vs = verdicts(parts)
     now = machine_facts()

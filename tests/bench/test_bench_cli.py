@@ -26,6 +26,8 @@ def test_register_bench_adds_seed_search_profile() -> None:
     assert args.quick and args.seed_repeat == 2 and args.seed_library_size == 50 and callable(args.func)
     args = parser.parse_args(["bench", "search", "--backends", "criu,native", "--criu-freeze", "eager"])
     assert args.backends == "criu,native" and args.criu_freeze == "eager"
+    args = parser.parse_args(["bench", "images", "--size", "64"])
+    assert args.images_size_mb == 64
     args = parser.parse_args(["bench", "profile", "--theorem", "curry"])
     assert args.theorem == "curry"
     args = parser.parse_args(["bench", "--skip", "search", "--snapshot-sizes", "30,60"])
@@ -35,7 +37,7 @@ def test_register_bench_adds_seed_search_profile() -> None:
 def test_unknown_skip_is_refused(tmp_path, capsys) -> None:
     assert main(["--skip", "seeds", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "seeds" in err and "seed, snapshot, search, profile" in err
+    assert "seeds" in err and "seed, snapshot, images, search, profile" in err
 
 
 def test_output_that_is_a_file_is_refused(tmp_path, capsys) -> None:

@@ -17,7 +17,7 @@ import pytest
 from experiments.bench.seed_table import seed_rows
 from experiments.bench.throughput import BACKENDS, QUICK_THEOREMS
 
-PARTS = ("seed", "snapshot", "search", "profile")
+PARTS = ("seed", "snapshot", "images", "search", "profile")
 SEED_MEDIANS = ("import_s", "pickle_to_s", "unpickle_env_s", "fresh_start_s", "freeze_s", "thaw_reply_cold_s",
                 "thaw_reply_warm_s", "restore_cold_s", "restore_warm_s", "bare_reply_cold_s", "bare_reply_warm_s",
                 "lazy_reply_cold_s", "lazy_reply_warm_s", "lazy_settled_s", "pool_take_reply_s",
@@ -93,6 +93,9 @@ def test_json_has_every_row(quick_run: Path) -> None:
         assert set(SEARCH_KEYS) <= set(row), name
         assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1, name
     assert search["backends"]["criu"]["image_bytes"] > 0
+    images = bench["parts"]["images"]["result"]
+    for kind in ("anon", "file"):
+        assert set(images[kind]) == {"image_mb", "freeze_s", "thaw_reply_warm_s"}, kind
     prof = bench["parts"]["profile"]["result"]
     assert prof["expand_s"] > 0 and prof["tactics"] and len(prof["outcomes"]) == len(prof["tactics"])
     names = [t["name"] for t in bench["targets"]]
@@ -103,8 +106,8 @@ def test_json_has_every_row(quick_run: Path) -> None:
 
 def test_markdown_is_well_formed(quick_run: Path) -> None:
     report = (quick_run / "report.md").read_text()
-    for title in ("## Targets", "## 1. The seed's table", "## 2. Snapshot scaling", "## 3. Search throughput",
-                  "## Profile of one criu expansion"):
+    for title in ("## Targets", "## 1. The seed's table", "## 2. Snapshot scaling", "## 2b. Smaller images",
+                  "## 3. Search throughput", "## Profile of one criu expansion"):
         assert title in report, title
     seed = json.loads((quick_run / "seed.json").read_text())["result"]
     for row in seed_rows(seed):
