@@ -19,10 +19,12 @@ from criu_backend.errors import (
     TargetGone,
 )
 from criu_backend.install import CriuBinary, CriuInstallError, criu_check, ensure_criu, find_criu
+from criu_backend.pool import ClonePool
 from criu_backend.proc import Proc, close_all, live_procs
 from criu_backend.store import Image, ImageStore, open_stores
 
 __all__ = [
+    "ClonePool",
     "CriuBinary",
     "CriuError",
     "CriuInstallError",

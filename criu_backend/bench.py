@@ -130,6 +130,26 @@ def _bare_criu_fanout(image, n: int) -> float:
     return wall
 
 
+def _our_fanout(cb, image, n: int, *, lazy: bool) -> tuple[float, float, float]:
+    """(wall seconds until all n copies answered, MemAvailable drop MB, RSS sum MB at that moment)."""
+    before = _mem_available_mb()
+    t = time.perf_counter()
+    clones = cb.thaw_many(image, n, lazy=lazy)
+    try:
+        for c in clones:
+            os.write(c.stdin, b"ping\n")
+        for c in clones:
+            select.select([c.stdout], [], [], 120)
+            os.read(c.stdout, 64)
+        wall = time.perf_counter() - t
+        used = before - _mem_available_mb()
+        rss = sum(_rss_mb(c.pid)[0] for c in clones)
+    finally:
+        for c in clones:
+            c.close()
+    return wall, used, rss
+
+
 def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float, repeat: int) -> dict[str, Any]:
     import criu_backend as cb
 
@@ -174,38 +194,35 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
                 clone.settle(300)
                 row["lazy_settled_s"] = time.perf_counter() - t
                 clone.close()
+                with cb.ClonePool(image, size=1) as pool:  # a copy thawed ahead of demand
+                    time.sleep(cold_wait)
+                    t = time.perf_counter()
+                    clone = pool.take()
+                    _ask(clone)
+                    row["pool_take_reply_s"] = time.perf_counter() - t
+                clone.close()
                 if size == fanout_size:
                     for n in fanouts:
+                        # ours and bare criu alternate (ours first, then bare first), each after an idle wait,
+                        # so neither profits from memory the other just freed
+                        ours, bare = [], []
+                        for first in ("ours", "bare"):
+                            for kind in ((first, "bare" if first == "ours" else "ours")):
+                                time.sleep(cold_wait)
+                                if kind == "ours":
+                                    ours.append(_our_fanout(cb, image, n, lazy=False))
+                                else:
+                                    bare.append(_bare_criu_fanout(image, n))
                         time.sleep(cold_wait)
-                        before = _mem_available_mb()
-                        t = time.perf_counter()
-                        clones = cb.thaw_many(image, n)
-                        for c in clones:
-                            os.write(c.stdin, b"ping\n")
-                        for c in clones:
-                            select.select([c.stdout], [], [], 120)
-                            os.read(c.stdout, 64)
-                        wall = time.perf_counter() - t
-                        used = before - _mem_available_mb()
-                        rss = sum(_rss_mb(c.pid)[0] for c in clones)
-                        for c in clones:
-                            c.close()
-                        time.sleep(cold_wait)
-                        bare = _bare_criu_fanout(image, n)
-                        time.sleep(cold_wait)
-                        t = time.perf_counter()
-                        clones = cb.thaw_many(image, n, lazy=True)
-                        for c in clones:
-                            os.write(c.stdin, b"ping\n")
-                        for c in clones:
-                            select.select([c.stdout], [], [], 120)
-                            os.read(c.stdout, 64)
-                        lazy_wall = time.perf_counter() - t
-                        lazy_rss = sum(_rss_mb(c.pid)[0] for c in clones)
-                        for c in clones:
-                            c.close()
-                        results["fanout"][n] = {"wall_s": wall, "bare_criu_wall_s": bare, "lazy_wall_s": lazy_wall,
-                                                "mem_used_mb": used, "rss_sum_mb": rss, "lazy_rss_sum_mb": lazy_rss}
+                        lazy = _our_fanout(cb, image, n, lazy=True)
+                        results["fanout"][n] = {
+                            "wall_s": statistics.mean(o[0] for o in ours),
+                            "bare_criu_wall_s": statistics.mean(bare),
+                            "lazy_wall_s": lazy[0],
+                            "mem_used_mb": statistics.mean(o[1] for o in ours),
+                            "rss_sum_mb": statistics.mean(o[2] for o in ours),
+                            "lazy_rss_sum_mb": lazy[2],
+                        }
                 image.unpin()
                 image.remove()
             results["sizes"][size] = row
@@ -215,12 +232,12 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
 def report(res: dict[str, Any]) -> str:
     lines = ["cryo bench snapshot (cold: after idling; warm: repeated at once)", ""]
     hdr = f"{'size MB':>8} {'image MB':>9} {'freeze s':>9} {'thaw+reply cold':>16} {'warm':>7} {'lazy':>7} " \
-          f"{'lazy settled':>13} {'refreeze':>9} {'fork floor s':>13}"
+          f"{'lazy settled':>13} {'pool':>7} {'refreeze':>9} {'fork floor s':>13}"
     lines.append(hdr)
     for size, r in res["sizes"].items():
         lines.append(f"{size:>8} {r['image_mb']:>9.1f} {r['freeze_s']:>9.3f} {r['thaw_reply_cold_s']:>16.3f} "
                      f"{r['thaw_reply_warm_s']:>7.3f} {r['thaw_reply_lazy_s']:>7.3f} {r['lazy_settled_s']:>13.3f} "
-                     f"{r['refreeze_thawed_s']:>9.3f} {r['fork_reply_s']:>13.4f}")
+                     f"{r['pool_take_reply_s']:>7.4f} {r['refreeze_thawed_s']:>9.3f} {r['fork_reply_s']:>13.4f}")
     lines.append("")
     lines.append(f"vs the seed's CRIU (freeze {SEED_FREEZE_S} s, thaw {SEED_THAW_S} s, {SEED_IMAGE_MB} MB image):")
     for size, r in res["sizes"].items():
@@ -247,7 +264,7 @@ def report(res: dict[str, Any]) -> str:
     for size, r in res["sizes"].items():
         if 400 <= int(size) <= 500:
             lines.append(f"targets at {size} MB: thaw+reply <= {TARGET_THAW_S} s: {r['thaw_reply_warm_s']:.3f} (warm), "
-                         f"{r['thaw_reply_lazy_s']:.3f} (lazy), "
+                         f"{r['thaw_reply_lazy_s']:.3f} (lazy), {r['pool_take_reply_s']:.4f} (from a pool), "
                          f"{r['thaw_reply_cold_s']:.3f} (cold); freeze <= {TARGET_FREEZE_S} s: {r['freeze_s']:.3f}, "
                          f"thawed copy {r['refreeze_thawed_s']:.3f}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ Each handler returns the exit status; errors from the CriuError family are print
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -34,22 +35,30 @@ def _freeze(args: argparse.Namespace, verb: str):
     return image
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _run_copy(image, args: argparse.Namespace) -> int:
     from criu_backend.shell import stop, thaw_attached
 
+    # Ctrl-C is held back while the copy is being made and handed to `copy`, so it can never land where the
+    # copy exists but nobody knows it; it is delivered (and kills the copy) right after.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    copy = None
     try:
-        copy = thaw_attached(image, detach=args.detach)  # on Ctrl-C here the half-restored copy is killed
-    except KeyboardInterrupt:
-        return 130
-    print(f"thawed {image.path} in {copy.seconds:.3f} s; the copy runs in its own pid namespace under pid "
-          f"{copy.init_pid} (kill {copy.init_pid} to stop it)", file=sys.stderr, flush=True)
-    if args.detach:
-        return 0
-    try:
+        copy = thaw_attached(image, detach=args.detach)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        print(f"thawed {image.path} in {copy.seconds:.3f} s; the copy runs in its own pid namespace under pid "
+              f"{copy.init_pid} (kill {copy.init_pid} to stop it)", file=sys.stderr, flush=True)
+        if args.detach:
+            return 0
         return copy.wait()
     except KeyboardInterrupt:
-        stop(copy.holder)
+        if copy is not None:
+            stop(copy.holder)
         return 130
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _cmd_freeze(args: argparse.Namespace) -> int:
@@ -121,7 +130,15 @@ def register_bench(bench_subparsers) -> None:
     bench.register(bench_subparsers)
 
 
+def _interruptible() -> None:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt even if this process inherited them ignored (as
+    background jobs of a non-interactive shell do), so a copy being thawed or waited for is always killed."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _interruptible()
     parser = argparse.ArgumentParser(prog="python -m criu_backend.cli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     register(sub)

@@ -71,6 +71,8 @@ class Proc:
     # -- status --------------------------------------------------------------------------------------------
     def poll(self) -> int | None:
         """The exit code (negative: killed by that signal) if the process has exited, else None."""
+        if self._helpers:
+            self._reap_helpers()
         with self._lock:
             return self._poll_locked()
 

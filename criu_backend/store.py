@@ -207,7 +207,9 @@ class Image:
                 + (" (evicted by the store's byte budget; pin it to keep it)" if self.meta.get("evicted") else ""),
                 path=self.path,
             )
-        validate_image(self.path, read_meta(self.path) if not self.path.is_dir() else self.meta, full=full)
+        if not self.path.is_dir():
+            read_meta(self.path)  # raises ImageCorrupt naming the missing directory
+        validate_image(self.path, self.meta, full=full)
 
     def remove(self) -> None:
         """Delete the image directory (idempotent) and drop it from its store."""

@@ -251,3 +251,23 @@ def test_async_lazy_thaw_many(store):
         assert image.pins == 0
 
     anyio.run(main)
+
+
+def test_clone_pool_hands_out_ready_copies_and_refills(store):
+    with cb.spawn(COUNTER_ARGV) as orig:
+        ask(orig, "20")
+        image = cb.freeze(orig, store)
+    taken = []
+    try:
+        with cb.ClonePool(image, size=2) as pool:
+            assert image.pins == 1
+            for i in range(5):  # more than the pool size: refills keep up
+                c = pool.take(timeout=60)
+                taken.append(c)
+                assert ask(c, str(i)) == str(20 + i)
+            assert len({c.pid for c in taken}) == 5
+        assert image.pins == 0
+        assert all(c.poll() is None for c in taken)  # copies already taken stay with their owner
+    finally:
+        for c in taken:
+            c.close()
