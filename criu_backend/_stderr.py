@@ -47,6 +47,17 @@ class StderrTail:
         with self._lock:
             return bytes(self._buf)
 
+    def drain_now(self) -> None:
+        """Pump thread only: read everything the pipe holds right now (the source is non-blocking)."""
+        while True:
+            try:
+                data = os.read(self.src, 65536)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            self.feed(data)
+
     def _close_relay_w(self) -> None:
         if self.relay_w >= 0:
             os.close(self.relay_w)
@@ -65,14 +76,14 @@ class _Pump:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
-        self._pending: deque[tuple[str, StderrTail]] = deque()
+        self._pending: deque[tuple[str, StderrTail, threading.Event | None]] = deque()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="criu_backend-stderr", daemon=True)
         self._thread.start()
 
-    def _post(self, op: str, tail: StderrTail) -> None:
+    def _post(self, op: str, tail: StderrTail, done: threading.Event | None = None) -> None:
         with self._lock:
-            self._pending.append((op, tail))
+            self._pending.append((op, tail, done))
         try:
             os.write(self._wake_w, b"x")
         except BlockingIOError:
@@ -84,6 +95,12 @@ class _Pump:
     def discard(self, tail: StderrTail) -> None:
         self._post("discard", tail)
 
+    def flush(self, tail: StderrTail, timeout: float) -> None:
+        """Have the pump read what ``tail``'s pipe holds now; wait up to ``timeout`` s for that."""
+        done = threading.Event()
+        self._post("flush", tail, done)
+        done.wait(timeout)
+
     def _run(self) -> None:
         live: set[StderrTail] = set()
         while True:
@@ -94,8 +111,12 @@ class _Pump:
                     with self._lock:
                         ops = list(self._pending)
                         self._pending.clear()
-                    for op, t in ops:
-                        if op == "add":
+                    for op, t, done in ops:
+                        if op == "flush":
+                            if t in live:
+                                t.drain_now()
+                            done.set()
+                        elif op == "add":
                             self._sel.register(t.src, selectors.EVENT_READ, t)
                             live.add(t)
                         elif t in live:
@@ -109,6 +130,8 @@ class _Pump:
                     continue
                 try:
                     data = os.read(tail.src, 65536)
+                except BlockingIOError:
+                    continue
                 except OSError:
                     data = b""
                 if data:
@@ -130,9 +153,16 @@ def drain(src: int) -> StderrTail:
         if _pump is None:
             _pump = _Pump()
         pump = _pump
+    os.set_blocking(src, False)
     tail = StderrTail(src)
     pump.add(tail)
     return tail
+
+
+def flush(tail: StderrTail, timeout: float = 1.0) -> None:
+    """Make ``tail`` include everything the child wrote so far (a no-op once the pipe hit EOF)."""
+    if _pump is not None and not tail.eof.is_set():
+        _pump.flush(tail, timeout)
 
 
 def stop(tail: StderrTail) -> None:

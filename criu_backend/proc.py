@@ -125,7 +125,10 @@ class Proc:
 
     def stderr_tail(self) -> bytes:
         """The last bytes (up to 64 KiB) the process wrote to stderr."""
-        return self._tail.tail() if self._tail is not None else b""
+        if self._tail is None:
+            return b""
+        _stderr.flush(self._tail)
+        return self._tail.tail()
 
     # -- ending ----------------------------------------------------------------------------------------------
     def add_helper(self, helper: "Helper") -> None:
