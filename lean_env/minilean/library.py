@@ -177,7 +177,6 @@ class Loader:
     def __init__(self, *, library_size: int, modules: tuple[str, ...] = HEAVY_MODULES + LIGHT_MODULES) -> None:
         self.library_size = library_size
         self.modules = modules
-        self.indexes: list[dict] = []
 
     def known(self, module: str) -> bool:
         root = module.split(".")[0]
