@@ -10,11 +10,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lean_env.minilean",
                                  description="MiniLean: an embedded prover speaking the Lean repl protocol.")
     ap.add_argument("--library-size", type=int, default=None,
-                    help="lemmas built by `import Mathlib` (default: $CRYO_MINILEAN_LIBRARY_SIZE or 12000)")
+                    help="lemmas built by `import Mathlib` (default: $CRYO_MINILEAN_LIBRARY_SIZE or 3000)")
     ap.add_argument("--modules", default=None,
-                    help="comma-separated extra module roots that `import` accepts as the heavy library")
+                    help="comma-separated extra modules (A or A.B: their root A) that `import` accepts; importing "
+                         "them builds the lemma library like Mathlib")
     args = ap.parse_args(argv)
-    from .library import HEAVY_MODULES, LIGHT_MODULES, Loader, library_size_setting
+    from .library import HEAVY_MODULES, Loader, library_size_setting
     try:
         n = library_size_setting(args.library_size)
     except ValueError as e:
@@ -23,12 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     if n < 0:
         print("minilean: --library-size must be >= 0", file=sys.stderr)
         return 2
-    heavy = HEAVY_MODULES + tuple(m.strip() for m in (args.modules or "").split(",") if m.strip())
+    heavy = HEAVY_MODULES + tuple(m.strip().split(".")[0] for m in (args.modules or "").split(",") if m.strip())
     from .server import serve
-    import lean_env.minilean.library as lib
-    lib.HEAVY_MODULES = heavy
     sys.setrecursionlimit(10000)
-    return serve(Loader(library_size=n, modules=heavy + LIGHT_MODULES))
+    return serve(Loader(library_size=n, heavy=heavy))
 
 
 if __name__ == "__main__":

@@ -174,20 +174,22 @@ def library_size_setting(explicit: int | None) -> int:
 class Loader:
     """Resolves a header's modules into an environment; heavy modules build the lemma library each time."""
 
-    def __init__(self, *, library_size: int, modules: tuple[str, ...] = HEAVY_MODULES + LIGHT_MODULES) -> None:
+    def __init__(self, *, library_size: int, heavy: tuple[str, ...] = HEAVY_MODULES,
+                 light: tuple[str, ...] = LIGHT_MODULES) -> None:
         self.library_size = library_size
-        self.modules = modules
+        self.heavy = heavy  # module roots whose import builds the lemma library
+        self.light = light  # module roots that import only the prelude
 
     def known(self, module: str) -> bool:
         root = module.split(".")[0]
-        return root in self.modules or root in LIGHT_MODULES or root in HEAVY_MODULES
+        return root in self.heavy or root in self.light
 
     def __call__(self, imports: list[str]) -> Env:
         for m in imports:
             if not self.known(m):
                 raise UnknownModule(m)
         base = prelude()
-        if any(m.split(".")[0] in HEAVY_MODULES for m in imports):
+        if any(m.split(".")[0] in self.heavy for m in imports):
             lib, index = build_library(self.library_size, base)
             names = [n for ns in index.values() for n in ns]
             return Env(lib, {}, tuple(imports), {"premise_index": (index, names, premise_index(names, lib))})
