@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Repl
+from ml_repl import Repl
 
 TOKENS = ["p", "q", "h", "hp", "x", "1", "0", "(", ")", "⟨", "⟩", ",", ":", ":=", "∧", "∨", "¬", "→", "=", "<",
           "+", "*", "fun", "=>", "by", "sorry", "exact", "intro", "apply", "∀", "∃", "Nat", "True", "False", "h.1",

@@ -85,7 +85,7 @@ def _formulas():
 
 @pytest.fixture(scope="module")
 def print_repl(tmp_path_factory):
-    from conftest import Repl
+    from ml_repl import Repl
     r = Repl(tmp_path_factory.mktemp("pp"))
     yield r
     r.close()

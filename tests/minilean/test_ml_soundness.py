@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Repl
+from ml_repl import Repl
 
 ATOMS = ["p", "q", "r"]
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from lean_env.minilean.leanjson import dumps
-from transcripts import diff, expected_values, run_minilean, run_minilean_raw, split_frames
+from ml_transcripts import diff, expected_values, run_minilean, run_minilean_raw, split_frames
 
 PASSING = ["proof_branching2", "proof_transitivity", "by_cases", "readme", "proof_step", "sorry_hypotheses",
            "dup_sorries", "term_sorry", "unknown_environment", "unknown_proof_state", "incomplete",
