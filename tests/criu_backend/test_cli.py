@@ -4,6 +4,7 @@ would start them (not by criu_backend.spawn)."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -128,3 +129,48 @@ def test_doctor_ok_here_and_fails_with_fix(criu, tmp_path):
     out = _cli("doctor", env={**os.environ, "CRYO_CRIU": str(tmp_path / "nope")})
     assert out.returncode == 1
     assert "[FAIL] criu:" in out.stdout and "fix: run `make setup`" in out.stdout
+
+
+def _pty_talk(master: int, line: str, want: str, timeout: float = 20.0) -> bytes:
+    """Type a line on a terminal and collect output until the answer ``want`` appears on its own line."""
+    import time
+
+    os.write(master, (line + "\n").encode())
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            buf += os.read(master, 4096)
+            if f"\r\n{want}\r\n".encode() in b"\r\n" + buf:
+                return buf
+    pytest.fail(f"no {want!r} on the terminal after {line!r}; got {buf!r}")
+
+
+def test_shell_job_on_a_terminal(criu, tmp_path):
+    """A process attached to a terminal (a shell job) is frozen with --shell-job and thawed onto the terminal of
+    `cryo thaw`, independent of the original."""
+    ma, sa = os.openpty()
+    orig = subprocess.Popen(["setsid", "-c", sys.executable, "-c", COUNTER], stdin=sa, stdout=sa, stderr=sa)
+    os.close(sa)
+    mb = -1
+    cli = None
+    try:
+        _pty_talk(ma, "5", "5")
+        out = _cli("freeze", "--pid", str(orig.pid), "--dir", str(tmp_path / "img"))
+        assert out.returncode == 0, out.stderr
+        mb, sb = os.openpty()
+        cli = subprocess.Popen(["setsid", "-c", *CLI, "thaw", "--dir", str(tmp_path / "img")], stdin=sb, stdout=sb,
+                               stderr=sb, cwd=REPO)
+        os.close(sb)
+        _pty_talk(mb, "10", "15")  # the copy, on the new terminal, kept the state (5)
+        _pty_talk(ma, "1", "6")  # the original goes on by itself
+    finally:
+        if cli is not None:
+            cli.send_signal(signal.SIGINT)
+            assert cli.wait(30) == 130
+        orig.kill()
+        orig.wait()
+        for fd in (ma, mb):
+            if fd >= 0:
+                os.close(fd)
