@@ -13,7 +13,7 @@ import pytest
 
 import criu_backend as cb
 from criu_backend import aio
-from tests.criu_backend.conftest import COUNTER_ARGV, ask
+from cb_helpers import COUNTER_ARGV, ask
 
 
 def test_spawned_target_is_pid1_of_own_namespace(criu):

@@ -11,7 +11,7 @@ import pytest
 
 import criu_backend as cb
 from criu_backend.store import OWNER_NAME, collect_stale_runs, parse_bytes
-from tests.criu_backend.conftest import COUNTER_ARGV, ask
+from cb_helpers import COUNTER_ARGV, ask
 
 
 def test_parse_bytes():

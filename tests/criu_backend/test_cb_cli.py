@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import criu_backend as cb
-from tests.criu_backend.conftest import COUNTER, ask
+from cb_helpers import COUNTER, ask
 
 CLI = [sys.executable, "-m", "criu_backend.cli"]
 REPO = Path(__file__).resolve().parents[2]

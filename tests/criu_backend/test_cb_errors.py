@@ -13,7 +13,7 @@ import pytest
 
 import criu_backend as cb
 from criu_backend.store import META_NAME
-from tests.criu_backend.conftest import COUNTER_ARGV, ask
+from cb_helpers import COUNTER_ARGV, ask
 
 
 @pytest.fixture
