@@ -161,6 +161,7 @@ class MetaCtx:
 
 ARITH = {"HAdd.hAdd": lambda a, b: a + b, "HMul.hMul": lambda a, b: a * b, "HSub.hSub": lambda a, b: a - b,
          "HDiv.hDiv": None, "HMod.hMod": None, "HPow.hPow": lambda a, b: a ** b if 0 <= b < 4096 else None}
+NAT_UNFOLD_LIMIT = 256  # literal second arguments up to this unfold symbolically (x + 3 ≡ ((x + 0).succ.succ).succ)
 REL = {"LT.lt": lambda a, b: a < b, "LE.le": lambda a, b: a <= b}
 
 
@@ -241,6 +242,9 @@ class Reducer:
                     if v is None:
                         return None
                 return Num(v, ty)
+            if (type(b) is Num and 0 <= b.value <= NAT_UNFOLD_LIMIT and name in ("HAdd.hAdd", "HMul.hMul", "HSub.hSub")
+                    and self.whnf(args[0]) == NAT):
+                return self._nat_recursion(name, args[1], b.value)
             return None
         if name == "Neg.neg" and n == 2:
             a = self.whnf(args[1])
@@ -248,9 +252,17 @@ class Reducer:
                 return Num(-a.value, a.ty)
             return None
         if name == "Nat.succ" and n == 1:
-            a = self.whnf(args[0])
+            a = self._inst_head(args[0])
             if type(a) is Num:
                 return Num(a.value + 1, NAT)
+            return None
+        if name == "Nat.pred" and n == 1:
+            a = self.whnf(args[0])
+            if type(a) is Num:
+                return Num(max(0, a.value - 1), NAT)
+            fa, aa = get_app_fn_args(a)
+            if type(fa) is Const and fa.name == "Nat.succ" and len(aa) == 1:
+                return aa[0]
             return None
         if name == "Int.natAbs" and n == 1:
             a = self.whnf(args[0])
@@ -263,6 +275,17 @@ class Reducer:
                 return Num(a.value, INT)
             return None
         return None
+
+    def _nat_recursion(self, name: str, x: Expr, k: int) -> Expr | None:
+        """One step of Nat.add/mul/sub's recursion on a literal second argument (x + 0 = x, x + (k+1) = (x + k).succ,
+        x * 0 = 0, x * (k+1) = x * k + x, x - 0 = x, x - (k+1) = (x - k).pred), as Lean's definitions reduce."""
+        if name == "HAdd.hAdd":
+            return x if k == 0 else App(Const("Nat.succ"), mk_app(Const(name), NAT, x, Num(k - 1, NAT)))
+        if name == "HMul.hMul":
+            if k == 0:
+                return Num(0, NAT)
+            return mk_app(Const("HAdd.hAdd"), NAT, mk_app(Const(name), NAT, x, Num(k - 1, NAT)), x)
+        return x if k == 0 else App(Const("Nat.pred"), mk_app(Const(name), NAT, x, Num(k - 1, NAT)))
 
     def unfold(self, e: Expr) -> Expr | None:
         fn, args = get_app_fn_args(e)
