@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import threading
 import time
 import zlib
@@ -34,6 +35,7 @@ from criu_backend.errors import ImageCorrupt, ImageStoreFull
 META_NAME = "cryo-meta.json"
 META_FORMAT = "cryo-image/1"
 OWNER_NAME = "owner.json"
+PROCS_NAME = "procs"  # "pid start_time" of every clone thawed from the run
 RUN_PREFIX = "run-"
 DEFAULT_ROOT = "/dev/shm/cryo"
 BUDGET_ENV = "CRYO_IMAGE_BUDGET"
@@ -374,9 +376,16 @@ class ImageStore:
             raise ImageStoreFull(f"image store {self.run_dir} is closed")
 
     def adopt(self, proc) -> None:
-        """Record a process thawed from this store, so :meth:`close` kills it."""
+        """Record a process thawed from this store, so :meth:`close` kills it -- and, should this process die
+        without closing the store, so the next store's stale-run collection kills it (``procs`` file)."""
         with self._lock:
             self._procs.add(proc)
+        line = f"{proc.pid} {_sys.start_time(proc.pid)}\n".encode()
+        fd = os.open(self.run_dir / PROCS_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
 
     def release(self, proc) -> None:
         with self._lock:
@@ -444,9 +453,28 @@ def collect_stale_runs(root: Path) -> list[Path]:
         return removed
     for entry in entries:
         if entry.name.startswith(RUN_PREFIX) and entry.is_dir() and not _owner_alive(entry):
+            _kill_leftover_clones(entry / PROCS_NAME)
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
+
+
+def _kill_leftover_clones(procs_file: Path) -> None:
+    """SIGKILL the clones a dead run left running (only pids whose start time still matches)."""
+    try:
+        lines = procs_file.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        pid, started = int(parts[0]), parts[1]
+        if started != "None" and str(_sys.start_time(pid)) == started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def open_stores() -> list[ImageStore]:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -99,3 +100,39 @@ def test_store_removes_run_dir_on_ctrl_c(criu, tmp_path):
     assert not os.path.exists(run_dir)
     for p in (int(pid), int(clone)):
         assert not os.path.exists(f"/proc/{p}") or open(f"/proc/{p}/stat").read().split()[2] == "Z"
+
+
+def test_clones_of_a_killed_run_are_killed_by_the_next_store(criu, tmp_path):
+    code = (
+        "import os, time\n"
+        "import criu_backend as cb\n"
+        f"argv = {COUNTER_ARGV!r}\n"
+        "store = cb.ImageStore()\n"
+        "p = cb.spawn(argv)\n"
+        "os.write(p.stdin, b'1\\n'); os.read(p.stdout, 10)\n"
+        "c = cb.thaw(cb.freeze(p, store, leave_running=False))\n"
+        "print(store.run_dir, c.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    root = tmp_path / "root"
+    env = {**os.environ, "CRYO_IMAGE_ROOT": str(root)}
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        run_dir, clone = child.stdout.readline().split()
+        child.kill()  # no atexit, no cleanup: the clone is left running
+        child.wait()
+    finally:
+        child.stdout.close()
+    clone = int(clone)
+    assert os.path.isdir(run_dir) and os.path.exists(f"/proc/{clone}")
+    with cb.ImageStore(root) as store:
+        assert [str(p) for p in store.collected] == [run_dir]
+    try:  # the orphan may have been reparented to us (we are a subreaper after other tests' thaws)
+        os.waitpid(clone, 0)
+    except ChildProcessError:
+        pass
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{clone}"):
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{clone}")
