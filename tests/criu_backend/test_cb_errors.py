@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -151,3 +153,27 @@ def test_no_space_names_the_budget_setting(criu, tmp_path):
             assert list(store) == []
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_target_killed_during_freeze(store):
+    p = cb.spawn(COUNTER_ARGV)
+    try:
+        assert ask(p, "alloc 300") == "ok"  # big enough that the dump takes a while
+        result: dict = {}
+
+        def run():
+            try:
+                result["image"] = cb.freeze(p, store)
+            except cb.CriuError as e:
+                result["error"] = e
+
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.03)
+        os.kill(p.pid, 9)  # killed from outside while criu works on it
+        t.join(120)
+        assert isinstance(result.get("error"), cb.TargetGone), result
+        assert "during the freeze" in str(result["error"])
+        assert list(store) == []
+    finally:
+        p.close()
