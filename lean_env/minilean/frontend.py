@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .elab import Elaborator, Msg, SorryRec, repl_order
 from .errors import AbortTactic, ElabError, MiniLeanError, ParseError
-from .expr import Expr, Lam, MVar, Pi, Sorry, abstract, fresh_id, fvars_of, has_mvar, has_sorry
+from .expr import PROP, Expr, Lam, MVar, Num, Pi, Sorry, Const, abstract, fresh_id, fvars_of, has_mvar, has_sorry
 from .kernel import ConstInfo, Env, KernelError, LocalContext, LocalDecl, MetaCtx, Reducer
 from .pretty import pp_goal, Printer
 from .syntax import COMMAND_KEYWORDS, Parser, Source, Syn, parse_tactic_text
@@ -194,6 +194,8 @@ class CommandRunner:
             kw = "#" + k.text
             if kw == "#check":
                 return self.check_cmd(p, env, t.start, k.end)
+            if kw == "#eval":
+                return self.eval_cmd(p, env, t.start, k.end)
             raise ElabError(f"MiniLean: command `{kw}` is outside the supported fragment", t.start, k.end)
         if t.kind != "ident":
             p.error_expected("command")
@@ -270,6 +272,35 @@ class CommandRunner:
         el.default_numerals()
         new = tuple((fid, n, el.mctx.instantiate(ty), imp) for fid, n, ty, imp in bs)
         return env.with_option("variables", env.variables + new)
+
+    def eval_cmd(self, p: Parser, env: Env, start: int, end: int) -> Env:
+        """`#eval e` for closed Nat/Int/Bool values and decidable propositions."""
+        from .decide import Undecidable, evaluate
+        s = p.term()
+        el = Elaborator(env, MetaCtx())
+        el.source = self.text
+        lctx = LocalContext()
+        e = el.elab(s, None, lctx)
+        el.default_numerals()
+        el.check_holes()
+        e = el.mctx.instantiate(e)
+        ty = el.whnf(el.infer(e, lctx))
+        if ty == PROP:
+            try:
+                self.msg("info", "true" if evaluate(el.red, e, lctx) else "false", start, end)
+            except Undecidable as err:
+                raise ElabError(f"failed to synthesize\n  Decidable {el.pp_arg(e, lctx)}", s.start, s.end) from err
+            return env
+        v = el.whnf(e)
+        if type(v) is Num:
+            text = str(v.value)
+        elif type(v) is Const and v.name in ("Bool.true", "Bool.false", "Unit.unit"):
+            text = {"Bool.true": "true", "Bool.false": "false", "Unit.unit": "()"}[v.name]
+        else:
+            raise ElabError(f"could not synthesize a 'ToExpr', 'Repr', or 'ToString' instance for type\n  "
+                            f"{el.pp(el.infer(e, lctx), lctx)}", s.start, s.end)
+        self.msg("info", text, start, end)
+        return env
 
     def check_cmd(self, p: Parser, env: Env, start: int, end: int) -> Env:
         s = p.term()
