@@ -265,39 +265,50 @@ def replace_fvar(e: Expr, fid: int, val: Expr) -> Expr:
 
 
 def instantiate_mvars(e: Expr, assign: dict[int, Expr]) -> Expr:
-    """Replace assigned metavariables (recursively) and turn ``DLam`` nodes into ``Lam``."""
+    """Replace assigned metavariables (recursively) and turn ``DLam`` nodes into ``Lam``, in one pass.
+
+    A ``DLam`` binding free variable ``f`` at binder depth ``d`` turns every ``FVar(f)`` below it, at depth ``k``,
+    into ``BVar(k - d - 1)``; assigned values are closed over bound variables, so they are walked in place.
+    """
     if not assign and not any(type(x) is DLam for x in subterms(e)):
         return e
-    cache: dict[int, Expr] = {}
+    cache: dict[tuple[int, int, int], Expr] = {}
+    scopes = itertools.count(1)
 
-    def go(x: Expr) -> Expr:
+    def go(x: Expr, depth: int, binds: dict[int, int], scope: int) -> Expr:
         t = type(x)
         if t is MVar:
-            if x.id in cache:
-                return cache[x.id]
             v = assign.get(x.id)
             if v is None:
                 return x
-            r = go(v)
-            cache[x.id] = r
+            key = (x.id, depth, scope)
+            r = cache.get(key)
+            if r is None:
+                r = go(v, depth, binds, scope)
+                cache[key] = r
             return r
+        if t is FVar:
+            level = binds.get(x.id)
+            return x if level is None else BVar(depth - level - 1)
         if t is App:
-            return App(go(x.fn), go(x.arg))
+            return App(go(x.fn, depth, binds, scope), go(x.arg, depth, binds, scope))
         if t is Pi:
-            return Pi(x.name, go(x.ty), go(x.body), x.implicit)
+            return Pi(x.name, go(x.ty, depth, binds, scope), go(x.body, depth + 1, binds, scope), x.implicit)
         if t is Lam:
-            return Lam(x.name, go(x.ty), go(x.body), x.implicit)
+            return Lam(x.name, go(x.ty, depth, binds, scope), go(x.body, depth + 1, binds, scope), x.implicit)
         if t is DLam:
-            return Lam(x.name, go(x.ty), abstract(go(x.body), x.fvar), False)
+            inner = dict(binds)
+            inner[x.fvar] = depth
+            return Lam(x.name, go(x.ty, depth, binds, scope), go(x.body, depth + 1, inner, next(scopes)), False)
         if t is Num:
-            return Num(x.value, go(x.ty))
+            return Num(x.value, go(x.ty, depth, binds, scope))
         if t is Sorry:
-            return Sorry(go(x.ty), x.synthetic, x.uid)
+            return Sorry(go(x.ty, depth, binds, scope), x.synthetic, x.uid)
         if t is Decide:
-            return Decide(go(x.prop))
+            return Decide(go(x.prop, depth, binds, scope))
         return x
 
-    return go(e)
+    return go(e, 0, {}, 0)
 
 
 def head_beta(e: Expr) -> Expr:
