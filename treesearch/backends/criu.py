@@ -1,20 +1,37 @@
 """criu: every node is a frozen repl process.
 
 The root is a repl that ran the header imports and stated the theorem with ``sorry``, frozen once
-(and pinned: it is never evicted). Expanding a node thaws K clones of its image concurrently, runs
-one tactic in each, freezes the clones whose tactic worked (``freeze="eager"``) and ends every clone.
-With ``freeze="lazy"`` no child is frozen at expansion: a child's image is made when it is first
-selected, by thawing its parent and replaying the tactic (the driver's replay path).
+(and pinned: it is never evicted). How an expansion of a node with K tactics uses clones is the
+``clones`` setting:
+
+* ``"per-expansion"`` (default): ONE clone of the node's image runs the K tactics one after another
+  (a repl keeps every proof state by id, and proof states are immutable, so each tactic starts from
+  the node's own proof state id) and is frozen ONCE; every child that worked is a handle on that one
+  image with its own proof state id. One restore and at most one dump per expansion. A tactic that
+  crashes or hangs the clone fails only itself: a fresh clone is thawed for the tactics left, and the
+  children already obtained in the dead clone keep their goals but no image (rebuilt by replay when
+  selected).
+* ``"per-tactic"``: K clones thawed concurrently, one tactic each (slow tactics run in parallel on
+  several cores); each clone whose tactic left goals is frozen into its own image.
+
+``freeze="eager"`` freezes at expansion; ``freeze="lazy"`` freezes nothing at expansion: a child's
+image is made when it is first selected, by thawing its parent and replaying the tactic (the driver's
+replay path). Children that proved their goal are never frozen (leaves are never expanded).
+
+``keep_warm=N`` keeps up to N clones running after their expansion (least recently used ended first);
+a later expansion of any state such a clone holds runs in it without a restore.
 
 Images live in one ``criu_backend.ImageStore`` per backend; its byte budget evicts least-recently-used
 unpinned images, and a node whose image was evicted is rebuilt by replay from the nearest ancestor
-that still has one. ``close()`` kills every clone and removes every image.
+that still has one. An image shared by several children is removed when the last of them is
+released. ``close()`` kills every clone and removes every image.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,28 +45,39 @@ from treesearch.theorem import Theorem
 
 EAGER = "eager"
 LAZY = "lazy"
+PER_EXPANSION = "per-expansion"
+PER_TACTIC = "per-tactic"
 
 
 @dataclass(frozen=True)
 class CriuHandle:
-    """A state: the image holding it (``None``: not frozen yet, or evicted) and its proof state id there."""
+    """A state: the image holding it (``None``: not frozen yet, or lost), its proof state id there, and the
+    run (``session``) of the clone that made it: a live clone that ran that session still holds the state."""
 
     image: Any  # criu_backend.Image | None
     proof_state: int
     serial: int
+    session: int = 0
 
 
 class CriuBackend(Backend):
     name = "criu"
 
     def __init__(self, *, argv: Sequence[str] | None = None, tactic_timeout: float = 20.0,
-                 freeze: str = EAGER, image_budget: int | str | None = None, image_root: str | None = None,
+                 freeze: str = EAGER, clones: str = PER_EXPANSION, keep_warm: int = 0,
+                 image_budget: int | str | None = None, image_root: str | None = None,
                  open_timeout: float = 120.0, memory_limit: int | None = None) -> None:
         super().__init__(tactic_timeout=tactic_timeout)
         self.memory_limit = memory_limit
         if freeze not in (EAGER, LAZY):
             raise BackendError(f"criu freeze must be {EAGER!r} or {LAZY!r}, got {freeze!r}")
+        if clones not in (PER_EXPANSION, PER_TACTIC):
+            raise BackendError(f"criu clones must be {PER_EXPANSION!r} or {PER_TACTIC!r}, got {clones!r}")
+        if int(keep_warm) < 0:
+            raise BackendError(f"criu keep_warm must be >= 0 (clones kept running), got {keep_warm!r}")
         self.freeze_mode = freeze
+        self.clones_mode = clones
+        self.keep_warm = int(keep_warm)
         self.image_budget = image_budget
         self.image_root = image_root
         self.open_timeout = open_timeout
@@ -58,8 +86,14 @@ class CriuBackend(Backend):
         self.root_handle: CriuHandle | None = None
         self._clones: set[Any] = set()
         self._serial = itertools.count(1)
+        self._session = itertools.count(1)
+        self._refs: dict[str, int] = {}  # image path -> handles on it not yet released
+        self._released: set[int] = set()  # serials
+        self._image_sessions: dict[str, frozenset[int]] = {}  # image path -> sessions whose states it holds
+        self._warm: OrderedDict[Any, set[int]] = OrderedDict()  # idle live clone -> sessions it holds
         self._closed = False
         self.evicted_rebuilds = 0
+        self.warm_hits = 0
 
     def argv(self) -> list[str]:
         if self._argv is None:
@@ -72,8 +106,8 @@ class CriuBackend(Backend):
         return self.argv()
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "freeze": self.freeze_mode, "image_budget": self.image_budget,
-                "argv": self.argv()}
+        return {**super().settings(), "freeze": self.freeze_mode, "clones": self.clones_mode,
+                "keep_warm": self.keep_warm, "image_budget": self.image_budget, "argv": self.argv()}
 
     def apply_budget(self, *, image_bytes: int | None) -> None:
         if image_bytes is not None:
@@ -86,20 +120,23 @@ class CriuBackend(Backend):
         from criu_backend import aio
 
         self._clones.discard(proc)
+        self._warm.pop(proc, None)
         await aio.aclose(proc)
 
-    async def _freeze(self, proc: Any, parent: Any) -> Any:
+    async def _freeze(self, proc: Any, parent: Any, sessions: frozenset[int] = frozenset()) -> Any:
         """Freeze ``proc`` into the store (timed); the image, or ``None`` if it could not be made."""
         from criu_backend import CriuError, aio
 
         t0 = time.perf_counter()
         try:
-            return await aio.freeze(proc, self.store, leave_running=True, parent=parent)
+            image = await aio.freeze(proc, self.store, leave_running=True, parent=parent)
         except CriuError as e:
             self.faults.append(f"freeze failed, the state will be rebuilt by replay when needed: {e}")
             return None
         finally:
             self.timings.add("freeze", time.perf_counter() - t0)
+        self._image_sessions[str(image.path)] = frozenset(sessions)
+        return image
 
     async def _thaw(self, handle: CriuHandle, n: int) -> list[Any]:
         from criu_backend import CriuError, ImageCorrupt, aio
@@ -124,6 +161,39 @@ class CriuBackend(Backend):
         self._clones.update(procs)
         return procs
 
+    def _warm_for(self, handle: CriuHandle) -> Any:
+        """An idle live clone holding ``handle``'s state (most recently parked first), or ``None``."""
+        for proc in reversed(self._warm):
+            if handle.session in self._warm[proc] and proc.poll() is None:
+                return proc
+        return None
+
+    async def _take(self, handle: CriuHandle) -> tuple[Any, set[int]]:
+        """A clone that holds ``handle``'s state, for this caller alone: an idle warm one, else a fresh thaw;
+        with the sessions whose states it holds."""
+        proc = self._warm_for(handle)
+        if proc is not None:
+            self.warm_hits += 1
+            return proc, self._warm.pop(proc)
+        (proc,) = await self._thaw(handle, 1)
+        return proc, set(self._image_sessions.get(str(handle.image.path), frozenset({handle.session})))
+
+    async def _park(self, proc: Any, sessions: set[int]) -> None:
+        """Keep ``proc`` running for later expansions (up to ``keep_warm``), else end it."""
+        if self.keep_warm <= 0 or self._closed or proc.poll() is not None:
+            await self._end(proc)
+            return
+        self._warm[proc] = sessions
+        while len(self._warm) > self.keep_warm:
+            oldest = next(iter(self._warm))
+            await self._end(oldest)
+
+    def _new_handle(self, image: Any, proof_state: int, session: int) -> CriuHandle:
+        if image is not None:
+            key = str(image.path)
+            self._refs[key] = self._refs.get(key, 0) + 1
+        return CriuHandle(image, proof_state, next(self._serial), session)
+
     # -------------------------------------------------------------- Backend
     async def open(self, theorem: Theorem) -> Outcome:
         from criu_backend import CriuError, ImageStore, aio
@@ -138,29 +208,40 @@ class CriuBackend(Backend):
             raise BackendError(f"criu backend could not spawn {self.argv()}: {e}") from e
         self._clones.add(proc)
         client = _repl.attach_client(proc, timeout=self.open_timeout)
+        session = next(self._session)
+        park = False
         try:
             opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
             if not opened.outcome.ok:
                 return opened.outcome
-            image = await self._freeze(proc, None)
+            image = await self._freeze(proc, None, frozenset({session}))
             if image is None:
                 raise BackendError(f"criu backend could not freeze the root of {theorem.name}: {self.faults[-1]}")
             image.pin()
-            self.root_handle = CriuHandle(image, opened.proof_state, 0)
+            self.root_handle = CriuHandle(image, opened.proof_state, 0, session)
             out = opened.outcome
             out.handle = self.root_handle
+            park = True
             return out
         except _repl.ReplError as e:
             raise BackendError(f"criu backend could not open {theorem.name} in a fresh repl: {e}") from e
         finally:
             await _repl.close_client(client)
-            await self._end(proc)
+            with anyio.CancelScope(shield=True):
+                if park:
+                    await self._park(proc, {session})
+                else:
+                    await self._end(proc)
 
     def has_state(self, handle: Any) -> bool:
-        return isinstance(handle, CriuHandle) and handle.image is not None and not handle.image.removed
+        if not isinstance(handle, CriuHandle):
+            return False
+        if handle.image is not None and not handle.image.removed:
+            return True
+        return self._warm_for(handle) is not None
 
     def touch(self, handle: Any) -> None:
-        if self.has_state(handle):
+        if isinstance(handle, CriuHandle) and handle.image is not None and not handle.image.removed:
             handle.image.touch()
 
     async def _one(self, proc: Any, handle: CriuHandle, tactics: Sequence[str], timeout: float,
@@ -176,16 +257,13 @@ class CriuBackend(Backend):
                 self.faults.append(out.message or "fault")
             if out.ok and ps is not None:
                 image = await self._freeze(proc, handle.image) if freeze and out.kind is Kind.OPEN else None
-                out.handle = CriuHandle(image, ps, next(self._serial))
+                out.handle = self._new_handle(image, ps, 0)
             return out
         finally:
             await _repl.close_client(client)
             await self._end(proc)
 
-    async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
-        timeout = timeout or self.tactic_timeout
-        if not tactics:
-            return []
+    async def _per_tactic(self, handle: CriuHandle, tactics: Sequence[str], timeout: float) -> list[Outcome]:
         procs = await self._thaw(handle, len(tactics))
         results: list[Outcome | None] = [None] * len(tactics)
 
@@ -201,19 +279,86 @@ class CriuBackend(Backend):
                 for p in procs:
                     if p in self._clones:
                         await self._end(p)
-        return list(results)
+        return list(results)  # type: ignore[arg-type]
+
+    async def _in_one_clone(self, handle: CriuHandle, runs: Sequence[Sequence[str]], timeout: float,
+                            freeze: bool) -> list[Outcome]:
+        """Each tactic sequence of ``runs`` from ``handle``'s state, one after another, in one clone (a fresh
+        one after a clone dies); the clones that made children are frozen once if ``freeze``. One outcome per run."""
+        results: list[Outcome] = []
+        while len(results) < len(runs):
+            proc, sessions = await self._take(handle)
+            session = next(self._session)
+            sessions.add(session)
+            client = _repl.attach_client(proc, timeout=timeout, memory_limit=self.memory_limit)
+            made: list[tuple[Outcome, int]] = []
+            dead = False
+            finished = False
+            try:
+                while len(results) < len(runs) and not dead:
+                    tactics = runs[len(results)]
+                    out, ps = await _repl.run_tactics(client, handle.proof_state, tactics, timings=self.timings,
+                                                      timeout=timeout)
+                    if len(tactics) == 1:
+                        out.tactic = tactics[0]
+                    if out.kind is Kind.FAULT:  # the client has killed the clone (or it is unusable)
+                        self.faults.append(out.message or "fault")
+                        dead = True
+                    elif out.ok and ps is not None:
+                        made.append((out, ps))
+                    results.append(out)
+                image = None
+                if freeze and not dead and any(o.kind is Kind.OPEN for o, _ps in made):
+                    image = await self._freeze(proc, handle.image, frozenset(sessions))
+                for out, ps in made:  # a proved child is a leaf: it needs no image
+                    out.handle = self._new_handle(image if out.kind is Kind.OPEN else None, ps,
+                                                  0 if dead else session)
+                finished = True
+            finally:
+                await _repl.close_client(client)
+                with anyio.CancelScope(shield=True):
+                    if finished and not dead:
+                        await self._park(proc, sessions)
+                    else:
+                        await self._end(proc)
+        return results
+
+    async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
+        timeout = timeout or self.tactic_timeout
+        if not tactics:
+            return []
+        if self.clones_mode == PER_TACTIC:
+            return await self._per_tactic(handle, tactics, timeout)
+        return await self._in_one_clone(handle, [[t] for t in tactics], timeout, self.freeze_mode == EAGER)
 
     async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
         timeout = timeout or self.tactic_timeout
-        (proc,) = await self._thaw(handle, 1)
         self.evicted_rebuilds += 1
-        out = await self._one(proc, handle, tactics, timeout, True)
-        if out.ok and out.handle is not None and out.handle.image is None and out.kind is Kind.OPEN:
+        if self.clones_mode == PER_EXPANSION:
+            (out,) = await self._in_one_clone(handle, [list(tactics)], timeout, True)
+        else:
+            (proc,) = await self._thaw(handle, 1)
+            out = await self._one(proc, handle, tactics, timeout, True)
+        if (out.ok and out.handle is not None and out.handle.image is None and out.kind is Kind.OPEN
+                and not self.has_state(out.handle)):
             raise BackendError(f"replayed {len(tactics)} tactics but could not freeze the result: {self.faults[-1]}")
         return out
 
     def release(self, handle: Any) -> None:
-        if self.has_state(handle) and handle is not self.root_handle:
+        """Drop ``handle``'s claim on its image; the image is removed when no unreleased handle refers to it."""
+        if not isinstance(handle, CriuHandle) or handle is self.root_handle or handle.image is None:
+            return
+        if handle.serial in self._released:
+            return
+        self._released.add(handle.serial)
+        key = str(handle.image.path)
+        left = self._refs.get(key, 1) - 1
+        if left > 0:
+            self._refs[key] = left
+            return
+        self._refs.pop(key, None)
+        self._image_sessions.pop(key, None)
+        if not handle.image.removed:
             handle.image.remove()
 
     def image_bytes(self) -> int:
@@ -225,8 +370,8 @@ class CriuBackend(Backend):
     def handle_to_json(self, handle: Any) -> Any:
         if not isinstance(handle, CriuHandle):
             return None
-        return {"image": str(handle.image.path) if self.has_state(handle) else None,
-                "proof_state": handle.proof_state}
+        alive = handle.image is not None and not handle.image.removed
+        return {"image": str(handle.image.path) if alive else None, "proof_state": handle.proof_state}
 
     def handle_from_json(self, value: Any) -> Any:
         """Always ``None``: images live in this backend's store and are removed when a backend closes, so
