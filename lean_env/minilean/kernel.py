@@ -160,7 +160,9 @@ class MetaCtx:
 # ---------------------------------------------------------------- reduction
 
 ARITH = {"HAdd.hAdd": lambda a, b: a + b, "HMul.hMul": lambda a, b: a * b, "HSub.hSub": lambda a, b: a - b,
-         "HDiv.hDiv": None, "HMod.hMod": None, "HPow.hPow": lambda a, b: a ** b if 0 <= b < 4096 else None}
+         "HDiv.hDiv": None, "HMod.hMod": None,
+         "HPow.hPow": lambda a, b: a ** b if 0 <= b and abs(a).bit_length() * b <= MAX_POW_BITS else None}
+MAX_POW_BITS = 1 << 20  # literal powers are evaluated only up to a million bits (bigger ones stay symbolic)
 NAT_UNFOLD_LIMIT = 256  # literal second arguments up to this unfold symbolically (x + 3 ≡ ((x + 0).succ.succ).succ)
 REL = {"LT.lt": lambda a, b: a < b, "LE.le": lambda a, b: a <= b}
 
