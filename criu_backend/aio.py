@@ -26,9 +26,12 @@ async def _wait_exit(popen: subprocess.Popen) -> int:
         return popen.returncode
     pidfd = os.pidfd_open(popen.pid)
     try:
-        await anyio.wait_readable(pidfd)
+        with anyio.move_on_after(core.CRIU_TIMEOUT):  # hang guard: then it is killed, and finish() reports it
+            await anyio.wait_readable(pidfd)
     finally:
         os.close(pidfd)
+    if popen.poll() is None:
+        popen.kill()
     return popen.wait()
 
 

@@ -36,6 +36,7 @@ from criu_backend.store import (
 )
 
 LOG_TAIL_CHARS = 3000
+CRIU_TIMEOUT = 600.0  # hang guard for one criu dump or restore (seconds)
 SPAWN_TIMEOUT = 10.0
 LIBUV_ENV = {"UV_USE_IO_URING": "0"}  # libuv (lake) processes with io_uring cannot be dumped
 
@@ -93,6 +94,16 @@ def _hint(log: str) -> str:
 def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
     text = "\n".join(line for line in text.strip().splitlines() if not any(n in line for n in _LOG_NOISE))
     return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def _wait_criu(popen: subprocess.Popen, action: str, where: Path, abort) -> int:
+    """Wait for a criu run; after CRIU_TIMEOUT seconds kill it, clean up through ``abort`` and raise."""
+    try:
+        return popen.wait(CRIU_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        abort()
+        raise CriuRefused(f"criu {action} for {where} did not finish within {CRIU_TIMEOUT:.0f} s and was killed",
+                          action=action, returncode=-9, log_tail="", log_path=None) from e
 
 
 def _read_text(path: Path) -> str:
@@ -316,7 +327,7 @@ class FreezeJob:
     def finish(self, *, leave_running: bool = True) -> Image:
         if self.popen is None:
             raise CriuError("FreezeJob.finish called before start")
-        rc = self.popen.wait()
+        rc = _wait_criu(self.popen, "dump", self.dir, self.abort)
         self.lock.release()
         seconds = time.perf_counter() - self.t0
         err_text = _read_memfd(self._err)
@@ -552,7 +563,7 @@ class RestoreJob:
     def finish(self) -> Proc:
         if self.popen is None:
             raise CriuError("RestoreJob.finish called before start")
-        rc = self.popen.wait()
+        rc = _wait_criu(self.popen, "restore", self.image.path, self.abort)
         pid_text = _read_text(self.work / "pid").strip()
         if rc != 0 or not pid_text.isdigit():
             log = _read_text(self.work / "restore.log")
