@@ -1,4 +1,4 @@
-"""`cryo bench` verbs: `seed`, `search`, `profile`, `images`, and `run_all` for `cryo bench` with no sub-verb.
+"""`cryo bench` verbs: `seed`, `search`, `variants`, `profile`, `images`; `run_all` for `cryo bench` alone.
 
 Every verb writes `PART.json` and `PART.md` into the output directory (default `bench-results/`), then
 rebuilds `report.md` and `bench.json` there from every part present.  `--quick` shrinks everything (tiny
@@ -24,6 +24,7 @@ FULL = {
     "search": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
     "profile": {"library_size": None},
     "images": {"size_mb": 450, "repeat": 3},
+    "variants": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
 }
 QUICK = {
     "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5},
@@ -31,6 +32,7 @@ QUICK = {
     "search": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0},
     "profile": {"library_size": 100},
     "images": {"size_mb": 20, "repeat": 1},
+    "variants": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0},
 }
 
 
@@ -125,6 +127,16 @@ def _images(args: argparse.Namespace, out: Path) -> int:
     return _run_part("images", out, bool(getattr(args, "quick", False)), lambda: run_mapped(**s))
 
 
+def _variants(args: argparse.Namespace, out: Path) -> int:
+    from experiments.bench.throughput import QUICK_THEOREMS
+    from experiments.bench.variants import VARIANT_THEOREMS, run_variants
+
+    quick = bool(getattr(args, "quick", False))
+    s = _settings(args, "variants")
+    theorems = _split(getattr(args, "theorems", None)) or list(QUICK_THEOREMS if quick else VARIANT_THEOREMS)
+    return _run_part("variants", out, quick, lambda: run_variants(theorems=theorems, **s))
+
+
 def _split(text: str | None) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()] if text else []
 
@@ -136,7 +148,8 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
 
 
-RUNNERS = {"seed": _seed, "snapshot": _snapshot, "images": _images, "search": _search, "profile": _profile}
+RUNNERS = {"seed": _seed, "snapshot": _snapshot, "images": _images, "search": _search, "variants": _variants,
+           "profile": _profile}
 
 
 def _output(args: argparse.Namespace) -> Path | None:
@@ -216,7 +229,7 @@ def add_run_all_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def register_bench(bench_subparsers: Any) -> None:
-    """Add `seed`, `search`, `profile` and `images` to a `cryo bench` sub-parser group."""
+    """Add `seed`, `search`, `variants`, `profile` and `images` to a `cryo bench` sub-parser group."""
     p = bench_subparsers.add_parser("seed", help="the seed article's table (import, pickle, freeze, thaw, sizes)")
     _common(p)
     _seed_args(p)
@@ -234,6 +247,13 @@ def register_bench(bench_subparsers: Any) -> None:
     p.add_argument("--size", dest="images_size_mb", type=int, help="process size in MB (default 450)")
     p.add_argument("--repeat", dest="images_repeat", type=int, help="samples per figure (default 3)")
     p.set_defaults(func=_verb("images"))
+    p = bench_subparsers.add_parser("variants", help="criu backend vs a prototype with lazy thaw, same searches")
+    _common(p)
+    p.add_argument("--library-size", dest="variants_library_size", type=int, help="MiniLean library size")
+    p.add_argument("--theorems", metavar="A,B", help="bundled theorem names (default: 4 of the search part's)")
+    p.add_argument("--max-expansions", dest="variants_max_expansions", type=int, help="per theorem (default 24)")
+    p.add_argument("--time-limit", dest="variants_time_limit", type=float, help="seconds per theorem (default 90)")
+    p.set_defaults(func=_verb("variants"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

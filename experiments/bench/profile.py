@@ -151,7 +151,8 @@ def profile_markdown(res: dict[str, Any]) -> str:
         f"One eager criu expansion of `{res['theorem']}` (MiniLean, library size {lib}, root image "
         f"{res['root_image_bytes'] / 1e6:.0f} MB): {len(res['tactics'])} tactics {res['tactics']} -> "
         f"{res['outcomes']}; wall {res['expand_s']:.3f} s (opening the root took {res['open_s']:.2f} s). "
-        f"Backend timings, summed over the clones: {timings}. CPU time of the cryo process itself during the "
+        f"Backend timings (thaw: the one concurrent restore of all K clones; freeze, tactic: summed over the clones): "
+        f"{timings}. CPU time of the cryo process itself during the "
         f"expansion: {res['cryo_cpu_s']:.3f} s ({100 * res['cryo_cpu_s'] / res['expand_s']:.0f}% of the wall); the "
         "rest is waiting for criu and the clones.",
         "",
@@ -160,7 +161,8 @@ def profile_markdown(res: dict[str, Any]) -> str:
         f"{res['thaw_trial']['median_s']['lazy']:.3f} s (medians of {len(res['thaw_trial']['samples_s']['lazy'])}).",
         "",
         "Wall seconds under each phase of the expansion in the cryo process (pyinstrument, async mode; phases "
-        "overlap since the clones run concurrently):",
+        "overlap since the clones run concurrently; a restore is awaited in a task of its own, so the thaw row "
+        "shows only its start-up -- the backend timings above hold the full restore times):",
         "",
         "| phase | wall s | share of the expansion |",
         "|---|---|---|",

@@ -16,6 +16,7 @@ PARTS = {
     "snapshot": "2. Snapshot scaling",
     "images": "2b. Smaller images: file-mapped against anonymous memory",
     "search": "3. Search throughput",
+    "variants": "3b. Prototype: the criu backend with lazy thaw",
     "profile": "Profile of one criu expansion",
 }
 
@@ -68,16 +69,27 @@ def _verdict_row(v: Verdict) -> list[str]:
     meas = "-" if v.measured is None else (f"{v.measured:.3f}{unit}" if v.unit == "s" else f"{v.measured:.2f}x")
     tgt = ("<= " if not v.higher_is_better else ">= ") + (f"{v.target:g}{unit}")
     met = {True: "met", False: "missed", None: "not measured"}[v.met]
-    off = "" if v.met is not False or v.off_by is None else f"{v.off_by:.1f}x"
+    off = "" if v.met is not False or v.off_by is None else f"{v.off_by:.2f}x"
     return [v.name, meas, tgt, met, off]
+
+
+def _render(fn: Any, name: str, result: dict[str, Any]) -> str:
+    """A part's section; a part written by an older `cryo bench` that lacks a field says so instead."""
+    try:
+        return fn(result)
+    except (KeyError, TypeError) as e:
+        return (f"({name}.json lacks {e}: it was written by an older `cryo bench`; run `cryo bench {name}` "
+                "again to refresh this section)")
 
 
 def build_report(out: Path) -> tuple[Path, Path]:
     """Write report.md and bench.json in `out` from the parts there; returns their paths."""
-    from experiments.bench import profile, seed_table, snapshot, throughput
+    from experiments.bench import profile, seed_table, snapshot, throughput, variants
 
     render = {"seed": lambda r: seed_table.seed_markdown(r), "snapshot": snapshot.snapshot_markdown,
-              "search": throughput.search_markdown, "profile": profile.profile_markdown, "images": snapshot.mapped_markdown}
+              "search": throughput.search_markdown, "profile": profile.profile_markdown,
+              "images": snapshot.mapped_markdown,
+              "variants": variants.variants_markdown}
     parts = read_parts(out)
     vs = verdicts(parts)
     now = machine_facts()
@@ -97,7 +109,7 @@ def build_report(out: Path) -> tuple[Path, Path]:
                   f"load average {'/'.join(f'{x:g}' for x in before['load_average'])} before, "
                   f"{'/'.join(f'{x:g}' for x in after['load_average'])} after; "
                   f"{before['mem_available_mb'] / 1024:.1f} GiB available before.", "",
-                  render[name](p["result"]), ""]
+                  _render(render[name], name, p["result"]), ""]
     md = write_text(out / "report.md", "\n".join(lines))
     js = write_json(out / "bench.json", {"machine": now, "targets": [v.as_dict() for v in vs], "parts": parts,
                                           "seed_figures": SEED})

@@ -119,12 +119,13 @@ def search_targets(res: dict[str, Any]) -> dict[str, float | None]:
     criu = b.get("criu")
     if criu is None:
         return {}
+    pickle = b.get("pickle")
     warm = [b[k] for k in ("pickle-warm", "native") if k in b]
     best_tpm = max((w["theorems_per_min"] for w in warm), default=None)
     best_eps = max((w["expansions_per_s"] for w in warm), default=None)
     return {
-        "criu_vs_pickle_tpm": ratio(criu["theorems_per_min"], b["pickle"]["theorems_per_min"]) if "pickle" in b else None,
-        "criu_vs_pickle_eps": ratio(criu["expansions_per_s"], b["pickle"]["expansions_per_s"]) if "pickle" in b else None,
+        "criu_vs_pickle_tpm": ratio(criu["theorems_per_min"], pickle["theorems_per_min"]) if pickle else None,
+        "criu_vs_pickle_eps": ratio(criu["expansions_per_s"], pickle["expansions_per_s"]) if pickle else None,
         "criu_vs_best_warm_tpm": ratio(criu["theorems_per_min"], best_tpm),
         "criu_vs_best_warm_eps": ratio(criu["expansions_per_s"], best_eps),
     }

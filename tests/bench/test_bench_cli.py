@@ -37,7 +37,7 @@ def test_register_bench_adds_seed_search_profile() -> None:
 def test_unknown_skip_is_refused(tmp_path, capsys) -> None:
     assert main(["--skip", "seeds", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "seeds" in err and "seed, snapshot, images, search, profile" in err
+    assert "seeds" in err and "seed, snapshot, images, search, variants, profile" in err
 
 
 def test_output_that_is_a_file_is_refused(tmp_path, capsys) -> None:

@@ -17,7 +17,7 @@ import pytest
 from experiments.bench.seed_table import seed_rows
 from experiments.bench.throughput import BACKENDS, QUICK_THEOREMS
 
-PARTS = ("seed", "snapshot", "images", "search", "profile")
+PARTS = ("seed", "snapshot", "images", "search", "variants", "profile")
 SEED_MEDIANS = ("import_s", "pickle_to_s", "unpickle_env_s", "fresh_start_s", "freeze_s", "thaw_reply_cold_s",
                 "thaw_reply_warm_s", "restore_cold_s", "restore_warm_s", "bare_reply_cold_s", "bare_reply_warm_s",
                 "lazy_reply_cold_s", "lazy_reply_warm_s", "lazy_settled_s", "pool_take_reply_s",
@@ -96,6 +96,10 @@ def test_json_has_every_row(quick_run: Path) -> None:
     images = bench["parts"]["images"]["result"]
     for kind in ("anon", "file"):
         assert set(images[kind]) == {"image_mb", "freeze_s", "thaw_reply_warm_s"}, kind
+    var = bench["parts"]["variants"]["result"]["variants"]
+    assert set(var) == {"criu", "criu + lazy thaw"}
+    for row in var.values():
+        assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1
     prof = bench["parts"]["profile"]["result"]
     assert prof["expand_s"] > 0 and prof["tactics"] and len(prof["outcomes"]) == len(prof["tactics"])
     names = [t["name"] for t in bench["targets"]]
@@ -107,7 +111,7 @@ def test_json_has_every_row(quick_run: Path) -> None:
 def test_markdown_is_well_formed(quick_run: Path) -> None:
     report = (quick_run / "report.md").read_text()
     for title in ("## Targets", "## 1. The seed's table", "## 2. Snapshot scaling", "## 2b. Smaller images",
-                  "## 3. Search throughput", "## Profile of one criu expansion"):
+                  "## 3. Search throughput", "## 3b. Prototype", "## Profile of one criu expansion"):
         assert title in report, title
     seed = json.loads((quick_run / "seed.json").read_text())["result"]
     for row in seed_rows(seed):
