@@ -10,10 +10,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-
 import pytest
 
-import criu_backend as cb
 from cb_helpers import COUNTER, ask
 
 CLI = [sys.executable, "-m", "criu_backend.cli"]

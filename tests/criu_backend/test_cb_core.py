@@ -9,7 +9,6 @@ import stat
 
 import anyio
 import psutil
-import pytest
 
 import criu_backend as cb
 from criu_backend import aio
