@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 
 from cb_helpers import COUNTER, ask
