@@ -9,7 +9,7 @@ import pytest
 from experiments.config import SCHEMA, ConfigError, load_config, parse_config, parse_size, reference_markdown
 
 CONFIGS = Path(__file__).resolve().parents[2] / "experiments" / "configs"
-DOC = Path(__file__).resolve().parents[2] / "docs" / "experiments.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -130,4 +130,4 @@ def test_reference_doc_lists_every_key():
     doc = DOC.read_text()
     for key in SCHEMA:
         assert f"`{key.name}`" in ref
-    assert ref in doc, "docs/experiments.md is out of date: paste `python -m experiments.config` output into it"
+    assert ref in doc, "README.md is out of date: paste `python -m experiments.config` output into its Config reference"
