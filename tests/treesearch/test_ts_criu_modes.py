@@ -1,0 +1,152 @@
+"""The criu backend's expansion modes on real processes: one clone per expansion (children share one image)
+against one clone per tactic, warm clones, faults inside the shared clone, eviction and replay, release."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from conftest import AND_INTRO, IMP_TRANS, IMP_TRANS_TACTICS, SUITE
+from policies.proposers import FixedTactics
+from policies.selection import UCT
+
+from treesearch import SearchBudget, search
+from treesearch.backends import Kind, make_backend
+from treesearch.errors import BackendError
+
+BUDGET = SearchBudget(expansions=40, wall_seconds=120, tactic_timeout=20)
+
+# A real slow tactic: MiniLean elaborates 200k `skip`s in about 2 s, far past a 0.5 s tactic timeout.
+SLOW_TACTIC = "\n".join(["skip"] * 200_000) + "\nconstructor"
+
+
+def go(theorem, tactics, backend="criu", *, budget=BUDGET, **kw):
+    return anyio.run(lambda: search(theorem, backend=backend, proposer=FixedTactics(tactics), selector=UCT(),
+                                    budget=budget, max_in_flight=kw.pop("max_in_flight", 1), seed=0,
+                                    tactics_per_expansion=len(tactics), handle_sigint=False, **kw))
+
+
+def _shape(res):
+    """The tree without handles: node goals and statuses, edges with tactics and outcomes."""
+    g = res.tree.graph
+    nodes = sorted((tuple(res.tree.node(n)["goals"] or ()), res.tree.node(n)["status"].value) for n in g)
+    edges = sorted((d["tactic"], d["outcome"]) for _u, _v, d in g.edges(data=True))
+    return nodes, edges
+
+
+MODES = {
+    "per-tactic": {"clones": "per-tactic"},
+    "per-expansion": {"clones": "per-expansion"},
+    "per-expansion-lazy": {"clones": "per-expansion", "freeze": "lazy"},
+    "per-expansion-warm": {"clones": "per-expansion", "keep_warm": 2},
+    "per-expansion-lazy-warm": {"clones": "per-expansion", "freeze": "lazy", "keep_warm": 1},
+}
+
+
+@pytest.mark.parametrize("theorem,tactics", SUITE, ids=[t.name for t, _ in SUITE])
+def test_every_mode_finds_the_native_proof_and_tree(theorem, tactics, criu, no_leaks):
+    native = go(theorem, tactics, "native", backend_settings={"pool_size": 1})
+    assert native.verified
+    for label, settings in MODES.items():
+        res = go(theorem, tactics, backend_settings=settings)
+        assert res.verified, (label, res.stopped_by, res.errors)
+        assert res.errors == [], (label, res.errors)
+        assert res.proof == native.proof, label
+        assert _shape(res) == _shape(native), label
+
+
+def test_per_expansion_thaws_and_freezes_once_per_expansion(criu, no_leaks):
+    per_tactic = go(IMP_TRANS, IMP_TRANS_TACTICS, backend_settings={"clones": "per-tactic"})
+    shared = go(IMP_TRANS, IMP_TRANS_TACTICS, backend_settings={"clones": "per-expansion"})
+    assert per_tactic.proof == shared.proof == IMP_TRANS_TACTICS[:4]
+    k = len(IMP_TRANS_TACTICS)
+    assert per_tactic.timings["counts"]["thaw"] == k * per_tactic.expansions
+    assert shared.timings["counts"]["thaw"] == shared.expansions
+    # at most one dump per expansion, plus the root's
+    assert shared.timings["counts"]["freeze"] <= shared.expansions + 1
+
+
+def test_warm_clones_skip_restores_and_are_ended_on_close(criu, no_leaks):
+    backend = make_backend("criu", clones="per-expansion", keep_warm=1)
+
+    async def main():
+        async with backend:
+            root = await backend.open(IMP_TRANS)
+            assert len(backend.pids()) == 1  # the root's repl, kept warm
+            (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
+            assert child.kind is Kind.OPEN and backend.has_state(child.handle)
+            (grand,) = await backend.expand(child.handle, ["apply hqr"])
+            assert grand.kind is Kind.OPEN and grand.goals == ("p q r : Prop\nhpq : p → q\nhqr : q → r\nhp : p\n⊢ q",)
+            assert backend.timings.counts["thaw"] == 0 and backend.warm_hits == 2
+            assert len(backend.pids()) == 1
+        assert backend.pids() == []
+
+    anyio.run(main)
+
+
+def test_a_hanging_tactic_among_k_fails_only_itself(criu, no_leaks):
+    backend = make_backend("criu", clones="per-expansion", tactic_timeout=0.5)
+    tactics = ["constructor", "exact nonsense_here", SLOW_TACTIC, "exact hp", "apply And.intro"]
+
+    async def main():
+        async with backend:
+            root = await backend.open(AND_INTRO)
+            outs = await backend.expand(root.handle, tactics)
+            assert [o.kind for o in outs] == [Kind.OPEN, Kind.ERROR, Kind.FAULT, Kind.ERROR, Kind.OPEN]
+            assert "ReplTimeout" in outs[2].message
+            assert outs[0].goals == outs[4].goals and len(outs[0].goals) == 2
+            # the hang killed the first clone: a second one ran the tactics left, and only it was frozen
+            assert backend.timings.counts["thaw"] == 2 and backend.timings.counts["freeze"] == 2
+            assert not backend.has_state(outs[0].handle)  # its state died with the first clone
+            assert backend.has_state(outs[4].handle)
+            rebuilt = await backend.replay(root.handle, ["constructor"])
+            assert rebuilt.goals == outs[0].goals and backend.has_state(rebuilt.handle)
+            for o in (outs[4], rebuilt):
+                (step,) = await backend.expand(o.handle, ["exact hp"])
+                assert step.kind is Kind.OPEN and len(step.goals) == 1
+            assert backend.pids() == []
+
+    anyio.run(main)
+
+
+def test_shared_image_is_removed_with_its_last_child(criu, no_leaks):
+    backend = make_backend("criu", clones="per-expansion")
+
+    async def main():
+        async with backend:
+            root = await backend.open(IMP_TRANS)
+            a, b, c = await backend.expand(root.handle, ["intro hpq", "intro hpq hqr", "exact nonsense_here"])
+            assert (a.kind, b.kind, c.kind) == (Kind.OPEN, Kind.OPEN, Kind.ERROR)
+            assert a.handle.image is b.handle.image and a.handle.proof_state != b.handle.proof_state
+            image = a.handle.image
+            backend.release(a.handle)
+            backend.release(a.handle)  # twice: counted once
+            assert not image.removed and backend.has_state(b.handle)
+            (next_b,) = await backend.expand(b.handle, ["intro hp"])
+            assert next_b.kind is Kind.OPEN
+            backend.release(b.handle)
+            assert image.removed and not backend.has_state(b.handle)
+            with pytest.raises(BackendError):  # StateLost: the driver replays it
+                await backend.expand(b.handle, ["intro hp"])
+
+    anyio.run(main)
+
+
+def test_per_expansion_eviction_rebuilds_shared_images_by_replay(criu, no_leaks):
+    probe = go(IMP_TRANS, IMP_TRANS_TACTICS, budget=SearchBudget(expansions=2, wall_seconds=60),
+               backend_settings={"clones": "per-expansion"})
+    one_image = probe.peak_image_bytes // 2  # the root and one expansion's shared image
+    assert one_image > 0
+    limit = int(one_image * 1.5)
+    events = []
+    res = go(IMP_TRANS, IMP_TRANS_TACTICS, budget=SearchBudget(expansions=60, wall_seconds=120, image_bytes=limit),
+             backend_settings={"clones": "per-expansion"}, on_event=events.append, max_in_flight=2)
+    assert res.verified and res.proof == IMP_TRANS_TACTICS[:4]
+    assert res.peak_image_bytes <= limit
+    assert any(e["event"] == "replay" for e in events)
+
+
+def test_bad_mode_settings_are_refused():
+    with pytest.raises(BackendError, match="per-expansion"):
+        make_backend("criu", clones="per-node")
+    with pytest.raises(BackendError, match="keep_warm"):
+        make_backend("criu", keep_warm=-1)
