@@ -18,7 +18,6 @@ from criu_backend.errors import (
     ImageStoreFull,
     TargetGone,
 )
-from criu_backend.install import CriuBinary, CriuInstallError, criu_check, ensure_criu, find_criu
 from criu_backend.pool import ClonePool
 from criu_backend.proc import Proc, close_all, live_procs
 from criu_backend.store import Image, ImageStore, open_stores
@@ -49,6 +48,19 @@ __all__ = [
     "thaw",
     "thaw_many",
 ]
+
+
+_INSTALL_NAMES = {"CriuBinary", "CriuInstallError", "criu_check", "ensure_criu", "find_criu"}
+
+
+def __getattr__(name: str):
+    # criu_backend.install is loaded on first use, so `python -m criu_backend.install` does not find it
+    # half-imported in sys.modules
+    if name in _INSTALL_NAMES:
+        from criu_backend import install
+
+        return getattr(install, name)
+    raise AttributeError(f"module 'criu_backend' has no attribute {name!r}")
 
 
 def shutdown() -> None:

@@ -16,12 +16,11 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from criu_backend import _stderr, _sys
 from criu_backend._dumplock import DumpLock, target_cwd
 from criu_backend.errors import CriuError, CriuPermissionError, CriuRefused, ImageCorrupt, ImageStoreFull, TargetGone
-from criu_backend.install import CriuBinary, find_criu
 from criu_backend.proc import SPAWNED, THAWED, Helper, Proc
 from criu_backend.store import (
     BUDGET_ENV,
@@ -35,6 +34,9 @@ from criu_backend.store import (
     write_private_json,
 )
 
+if TYPE_CHECKING:  # install is imported lazily, so `python -m criu_backend.install` runs it fresh
+    from criu_backend.install import CriuBinary
+
 LOG_TAIL_CHARS = 3000
 CRIU_TIMEOUT = 600.0  # hang guard for one criu dump or restore (seconds)
 SPAWN_TIMEOUT = 10.0
@@ -47,6 +49,8 @@ _criu_lock = threading.Lock()
 def criu_binary() -> CriuBinary:
     """The criu to use (found once per process via :func:`criu_backend.install.find_criu`)."""
     global _criu_cache
+    from criu_backend.install import find_criu
+
     with _criu_lock:
         if _criu_cache is None:
             _criu_cache = find_criu(require=True)
