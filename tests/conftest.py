@@ -58,6 +58,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config._cryo_started = time.time() - 1.0  # type: ignore[attr-defined]
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's image root even when no test ran (e.g. collection failed)."""
+    root = getattr(config, "_cryo_image_root", None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_leaks_after_session(request: pytest.FixtureRequest):
     """Fail the session if any process or image directory of ours outlives the tests."""
