@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import psutil
 
+from treesearch.errors import BackendError
 from treesearch.theorem import Theorem
 
 TIMING_KEYS = ("thaw", "freeze", "tactic", "pickle", "import")
@@ -114,6 +115,16 @@ class Backend(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def _begin(self, theorem: Theorem) -> None:
+        """Claim this backend for ``theorem``; a backend serves one theorem, so a second ``open`` is refused
+        (it would start new processes and orphan the first theorem's)."""
+        if self.theorem is not None:
+            raise BackendError(
+                f"{self.name} backend is already open on {self.theorem.name!r}; close() it and make a new "
+                f"backend for {theorem.name!r}"
+            )
+        self.theorem = theorem
 
     # --------------------------------------------------------------- required
     @abc.abstractmethod

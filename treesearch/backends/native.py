@@ -92,7 +92,7 @@ class NativeBackend(Backend):
             raise BackendError(f"native worker {w.index} could not re-open the theorem: {out.message}")
 
     async def open(self, theorem: Theorem) -> Outcome:
-        self.theorem = theorem
+        self._begin(theorem)
         results: list[Outcome | None] = [None] * self.pool_size
         failures: list[str] = []
 

@@ -108,7 +108,7 @@ class PickleBackend(Backend):
     async def open(self, theorem: Theorem) -> Outcome:
         from criu_backend.store import image_root
 
-        self.theorem = theorem
+        self._begin(theorem)
         base = Path(self._root) if self._root else image_root()
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.dir is None:
