@@ -150,3 +150,14 @@ def test_bad_mode_settings_are_refused():
         make_backend("criu", clones="per-node")
     with pytest.raises(BackendError, match="keep_warm"):
         make_backend("criu", keep_warm=-1)
+
+
+@pytest.mark.parametrize("settings", [{"freeze": "lazy", "keep_warm": 1}, {"freeze": "eager", "keep_warm": 1}],
+                         ids=["lazy", "eager"])
+def test_concurrent_expansions_share_warm_clones(settings, criu, no_leaks):
+    """Two expansions in flight with one warm clone: a state held only by a busy clone waits for it (or a
+    replay rebuilds it); the search finds the proof without faults."""
+    res = go(IMP_TRANS, IMP_TRANS_TACTICS, max_in_flight=2,
+             backend_settings={"clones": "per-expansion", **settings})
+    assert res.verified and res.proof == IMP_TRANS_TACTICS[:4]
+    assert not [e for e in res.errors if e["kind"] in ("fault", "expand")], res.errors

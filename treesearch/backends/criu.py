@@ -91,6 +91,8 @@ class CriuBackend(Backend):
         self._released: set[int] = set()  # serials
         self._image_sessions: dict[str, frozenset[int]] = {}  # image path -> sessions whose states it holds
         self._warm: OrderedDict[Any, set[int]] = OrderedDict()  # idle live clone -> sessions it holds
+        self._busy: dict[Any, set[int]] = {}  # clone running an expansion -> sessions it holds
+        self._parked = anyio.Event()  # set (and renewed) whenever a busy clone is parked or ended
         self._closed = False
         self.evicted_rebuilds = 0
         self.warm_hits = 0
@@ -121,7 +123,13 @@ class CriuBackend(Backend):
 
         self._clones.discard(proc)
         self._warm.pop(proc, None)
+        self._done_with(proc)
         await aio.aclose(proc)
+
+    def _done_with(self, proc: Any) -> None:
+        if self._busy.pop(proc, None) is not None:
+            self._parked.set()
+            self._parked = anyio.Event()
 
     async def _freeze(self, proc: Any, parent: Any, sessions: frozenset[int] = frozenset()) -> Any:
         """Freeze ``proc`` into the store (timed); the image, or ``None`` if it could not be made."""
@@ -168,15 +176,28 @@ class CriuBackend(Backend):
                 return proc
         return None
 
+    def _busy_with(self, handle: CriuHandle) -> bool:
+        return any(handle.session in s and p.poll() is None for p, s in self._busy.items())
+
     async def _take(self, handle: CriuHandle) -> tuple[Any, set[int]]:
-        """A clone that holds ``handle``'s state, for this caller alone: an idle warm one, else a fresh thaw;
-        with the sessions whose states it holds."""
-        proc = self._warm_for(handle)
-        if proc is not None:
-            self.warm_hits += 1
-            return proc, self._warm.pop(proc)
-        (proc,) = await self._thaw(handle, 1)
-        return proc, set(self._image_sessions.get(str(handle.image.path), frozenset({handle.session})))
+        """A clone that holds ``handle``'s state, for this caller alone: an idle warm one, else a fresh thaw of
+        its image; a state held only by a clone busy with another expansion waits for that clone. Returns
+        the clone and the sessions whose states it holds (the clone is marked busy)."""
+        while True:
+            proc = self._warm_for(handle)
+            if proc is not None:
+                self.warm_hits += 1
+                sessions = self._warm.pop(proc)
+                break
+            if handle.image is None or handle.image.removed:
+                if self._busy_with(handle):
+                    await self._parked.wait()
+                    continue
+            (proc,) = await self._thaw(handle, 1)
+            sessions = set(self._image_sessions.get(str(handle.image.path), frozenset({handle.session})))
+            break
+        self._busy[proc] = sessions
+        return proc, sessions
 
     async def _park(self, proc: Any, sessions: set[int]) -> None:
         """Keep ``proc`` running for later expansions (up to ``keep_warm``), else end it."""
@@ -184,6 +205,7 @@ class CriuBackend(Backend):
             await self._end(proc)
             return
         self._warm[proc] = sessions
+        self._done_with(proc)
         while len(self._warm) > self.keep_warm:
             oldest = next(iter(self._warm))
             await self._end(oldest)
@@ -238,7 +260,7 @@ class CriuBackend(Backend):
             return False
         if handle.image is not None and not handle.image.removed:
             return True
-        return self._warm_for(handle) is not None
+        return self._warm_for(handle) is not None or self._busy_with(handle)
 
     def touch(self, handle: Any) -> None:
         if isinstance(handle, CriuHandle) and handle.image is not None and not handle.image.removed:
