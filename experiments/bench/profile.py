@@ -114,6 +114,9 @@ def run_profile(out: Path, *, library_size: int | None = None, theorem: str = TH
             chosen = [p.tactic for p in proposer.propose(list(root.goals or ()), rng=np.random.default_rng(0))]
             # the proposer offers few tactics at some roots: pad to K with common ones (some may fail, as in a search)
             chosen = list(dict.fromkeys([*chosen, *PADDING]))[:tactics]
+            # the backend's own lookup when it has one (a state may live in an image shared with siblings)
+            root_image = backend._image_of(root.handle) if hasattr(backend, "_image_of") else root.handle.image
+            result["root_image_bytes"] = root_image.nbytes
             before = backend.timings.as_dict()
             profiler = Profiler(interval=0.0005, async_mode="enabled")
             t0, c0 = time.perf_counter(), time.process_time()
@@ -128,11 +131,11 @@ def run_profile(out: Path, *, library_size: int | None = None, theorem: str = TH
             result["backend_timings_s"] = {k: after[k] - before.get(k, 0.0) for k in after
                                            if isinstance(after[k], (int, float)) and not k.endswith("_n")
                                            and after[k] != before.get(k, 0.0)}
-            result["root_image_bytes"] = root.handle.image.nbytes
+            result["backend_settings"] = {k: v for k, v in backend.settings().items() if k != "argv"}
             result["text"] = profiler.output_text(unicode=False, color=False)
             (out / "profile.html").write_text(profiler.output_html(), encoding="utf-8")
             result["phases_s"] = _phases(profiler.last_session, result["expand_s"])
-            result["thaw_trial"] = _thaw_trial(root.handle.image, root.handle.proof_state, chosen,
+            result["thaw_trial"] = _thaw_trial(root_image, root.handle.proof_state, chosen,
                                                repeat=trial_repeat, timeout=timeout)
 
     cwd = tempfile.mkdtemp(prefix="cryo-bench-cwd-")
@@ -151,13 +154,14 @@ def profile_markdown(res: dict[str, Any]) -> str:
         f"One eager criu expansion of `{res['theorem']}` (MiniLean, library size {lib}, root image "
         f"{res['root_image_bytes'] / 1e6:.0f} MB): {len(res['tactics'])} tactics {res['tactics']} -> "
         f"{res['outcomes']}; wall {res['expand_s']:.3f} s (opening the root took {res['open_s']:.2f} s). "
-        f"Backend timings (thaw: the one concurrent restore of all K clones; freeze, tactic: summed over the clones): "
+        f"Backend settings {res.get('backend_settings', {})}; its timings (seconds, summed over the clones): "
         f"{timings}. CPU time of the cryo process itself during the "
         f"expansion: {res['cryo_cpu_s']:.3f} s ({100 * res['cryo_cpu_s'] / res['expand_s']:.0f}% of the wall); the "
         "rest is waiting for criu and the clones.",
         "",
-        f"The same {len(res['tactics'])} tactics without freezing children, thawing the {len(res['tactics'])} copies "
-        f"eagerly: {res['thaw_trial']['median_s']['eager']:.3f} s, lazily (userfaultfd, pages on demand): "
+        f"The same {len(res['tactics'])} tactics, one per copy, without freezing, thawing "
+        f"{len(res['tactics'])} copies of the root at once eagerly: {res['thaw_trial']['median_s']['eager']:.3f} s, "
+        "lazily (userfaultfd, pages on demand): "
         f"{res['thaw_trial']['median_s']['lazy']:.3f} s (medians of {len(res['thaw_trial']['samples_s']['lazy'])}).",
         "",
         "Wall seconds under each phase of the expansion in the cryo process (pyinstrument, async mode; phases "

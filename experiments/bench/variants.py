@@ -1,9 +1,10 @@
-"""`cryo bench thaw-variants`: the criu backend as it is against a prototype that thaws its clones lazily.
+"""`cryo bench variants`: the criu backend as it is, a prototype of it that thaws lazily, and it with warm clones.
 
-The prototype (`LazyThawCriuBackend`) is the treesearch criu backend with one change: an expansion restores
-its K clones through userfaultfd (`thaw_many(..., lazy=True)`), so a clone answers its one tactic after
-loading only the pages it touches.  Both run through `treesearch.search` on the same theorems with the same
-budget, proposer, selector and seed, one fresh backend per theorem (as `cryo run` does).
+The prototype (`LazyThawCriuBackend`) is the treesearch criu backend with one change: its restores go through
+userfaultfd (`thaw_many(..., lazy=True)`), so a clone answers after loading only the pages it touches.  The
+third variant keeps up to `keep_warm` clones running between expansions (the backend's own knob).  All run
+through `treesearch.search` on the same theorems with the same budget, proposer, selector and seed, one fresh
+backend per theorem (as `cryo run` does).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _lazy_backend_class() -> type:
             from criu_backend import CriuError, ImageCorrupt, aio
             from treesearch.errors import BackendError, StateLost
 
-            image = handle.image
+            # the backend's own lookup (a state may live in an image its expansion shares with siblings)
+            image = self._image_of(handle) if hasattr(self, "_image_of") else handle.image
             if image is None or image.removed:
                 raise StateLost(f"the image of state {handle.serial} was evicted; replay it")
             image.pin()
@@ -62,8 +64,8 @@ def __getattr__(name: str) -> Any:
 
 def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expansions: int, time_limit: float,
                  tactics_per_expansion: int = 4, workers: int = 2, freeze: str = "lazy",
-                 image_budget: str = "3GiB") -> dict[str, Any]:
-    """Search every theorem with both variants (alternating per theorem); per-variant totals."""
+                 image_budget: str = "3GiB", keep_warm: int = 4) -> dict[str, Any]:
+    """Search every theorem with every variant (alternating per theorem); per-variant totals."""
     import shutil
     import tempfile
 
@@ -76,7 +78,11 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
     from treesearch import SearchBudget, Theorem, search
     from treesearch.backends.criu import CriuBackend
 
-    variants = {"criu": CriuBackend, "criu + lazy thaw": _lazy_backend_class()}
+    variants: dict[str, tuple[type, dict[str, Any]]] = {
+        "criu": (CriuBackend, {}),
+        "criu + lazy thaw": (_lazy_backend_class(), {}),
+        f"criu, keep_warm={keep_warm}": (CriuBackend, {"keep_warm": keep_warm}),
+    }
     found = {t.name: t for t in load_suite(["bundled:*.lean"], list(theorems))}
     cwd = tempfile.mkdtemp(prefix="cryo-bench-cwd-")
     argv = ["env", f"--chdir={cwd}", *minilean_argv(library_size=library_size, imports=("Mathlib",))]
@@ -86,8 +92,9 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
         for name in theorems:
             t = found[name]
             target = Theorem(source=t.source, imports=("Mathlib", *t.imports), name=t.name)
-            for variant, cls in variants.items():
-                backend = cls(argv=argv, freeze=freeze, image_budget=parse_size(image_budget), tactic_timeout=60.0)
+            for variant, (cls, extra) in variants.items():
+                backend = cls(argv=argv, freeze=freeze, image_budget=parse_size(image_budget), tactic_timeout=60.0,
+                              **extra)
                 budget = SearchBudget(expansions=max_expansions, wall_seconds=time_limit, tactic_timeout=60.0,
                                       image_bytes=parse_size(image_budget))
 
@@ -118,10 +125,13 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
         tot["expansions_per_s"] = tot["expansions"] / tot["wall_s"] if tot["wall_s"] > 0 else 0.0
     return {"settings": {"theorems": list(theorems), "library_size": library_size, "max_expansions": max_expansions,
                          "time_limit_s": time_limit, "tactics_per_expansion": tactics_per_expansion,
-                         "workers": workers, "freeze": freeze},
+                         "workers": workers, "freeze": freeze, "keep_warm": keep_warm,
+                         "backend": "treesearch.backends.criu.CriuBackend with its default clones mode"},
             "variants": totals,
             "lazy_over_eager_tpm": ratio(totals["criu + lazy thaw"]["theorems_per_min"],
                                          totals["criu"]["theorems_per_min"]),
+            "warm_over_cold_tpm": ratio(totals[f"criu, keep_warm={keep_warm}"]["theorems_per_min"],
+                                        totals["criu"]["theorems_per_min"]),
             "lazy_over_eager_eps": ratio(totals["criu + lazy thaw"]["expansions_per_s"],
                                          totals["criu"]["expansions_per_s"])}
 
@@ -134,8 +144,9 @@ def variants_markdown(res: dict[str, Any]) -> str:
         rows.append([name, f"{v['proved']}/{v['theorems']}", f"{v['theorems_per_min']:.2f}",
                      f"{v['expansions_per_s']:.2f}", f"{v['wall_s']:.1f} s", split])
     lazy_tpm, lazy_eps = res["lazy_over_eager_tpm"], res["lazy_over_eager_eps"]
+    warm_tpm = res.get("warm_over_cold_tpm")
     return "\n".join([
-        f"The criu backend against the lazy-thaw prototype, through `treesearch.search`, on "
+        f"The criu backend, the lazy-thaw prototype and the backend with warm clones, through `treesearch.search`, on "
         f"{', '.join(st['theorems'])} with the search part's budgets ({st['max_expansions']} expansions, "
         f"{st['time_limit_s']:g} s, "
         f"K = {st['tactics_per_expansion']}, {st['workers']} in flight, freeze = {st['freeze']}); wall includes "
@@ -144,5 +155,6 @@ def variants_markdown(res: dict[str, Any]) -> str:
         markdown_table(["variant", "proved", "theorems/min", "expansions/s", "wall", "busy time"], rows),
         "",
         f"lazy thaw / eager thaw: {'-' if lazy_tpm is None else f'{lazy_tpm:.2f}x'} theorems per minute, "
-        f"{'-' if lazy_eps is None else f'{lazy_eps:.2f}x'} expansions per second.",
+        f"{'-' if lazy_eps is None else f'{lazy_eps:.2f}x'} expansions per second; warm clones / none: "
+        f"{'-' if warm_tpm is None else f'{warm_tpm:.2f}x'} theorems per minute.",
     ])

@@ -97,7 +97,7 @@ def test_json_has_every_row(quick_run: Path) -> None:
     for kind in ("anon", "file"):
         assert set(images[kind]) == {"image_mb", "freeze_s", "thaw_reply_warm_s"}, kind
     var = bench["parts"]["variants"]["result"]["variants"]
-    assert set(var) == {"criu", "criu + lazy thaw"}
+    assert set(var) == {"criu", "criu + lazy thaw", "criu, keep_warm=4"}
     for row in var.values():
         assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1
     prof = bench["parts"]["profile"]["result"]
