@@ -30,7 +30,7 @@ import select
 import signal
 import subprocess
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Self, Sequence
 
 import anyio
 import psutil
@@ -259,6 +259,35 @@ class _Core:
         self._mem_checked_at = time.monotonic()
         self.requests_sent = 0
 
+    @classmethod
+    def _spawned(
+        cls,
+        argv: Sequence[str],
+        cwd: str | os.PathLike | None,
+        env: Mapping[str, str] | None,
+        **knobs: Any,
+    ) -> Self:
+        return cls(_Child(_popen(argv, cwd, env), spawned=True, owned=True), argv=argv, **knobs)
+
+    @classmethod
+    def attach(
+        cls,
+        proc: Any,
+        *,
+        owned: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        memory_limit: int | None = None,
+        memory_poll_interval: float = 0.05,
+    ) -> Self:
+        """Talk to an already running process over its pipes (see the module docstring)."""
+        return cls(
+            _Child(proc, spawned=False, owned=owned),
+            timeout=timeout,
+            memory_limit=memory_limit,
+            memory_poll_interval=memory_poll_interval,
+            argv=None,
+        )
+
     # ---------------------------------------------------------------------------------------------- info
 
     @property
@@ -461,33 +490,8 @@ class ReplClient(_Core):
         memory_poll_interval: float = 0.05,
     ) -> "ReplClient":
         """Start ``argv`` (its own session) and talk to it; ``env`` is the whole environment (None: inherit)."""
-        popen = _popen(argv, cwd, env)
-        return cls(
-            _Child(popen, spawned=True, owned=True),
-            timeout=timeout,
-            memory_limit=memory_limit,
-            memory_poll_interval=memory_poll_interval,
-            argv=argv,
-        )
-
-    @classmethod
-    def attach(
-        cls,
-        proc: Any,
-        *,
-        owned: bool = False,
-        timeout: float = DEFAULT_TIMEOUT,
-        memory_limit: int | None = None,
-        memory_poll_interval: float = 0.05,
-    ) -> "ReplClient":
-        """Talk to an already running process over its pipes (see the module docstring)."""
-        return cls(
-            _Child(proc, spawned=False, owned=owned),
-            timeout=timeout,
-            memory_limit=memory_limit,
-            memory_poll_interval=memory_poll_interval,
-            argv=None,
-        )
+        return cls._spawned(argv, cwd, env, timeout=timeout, memory_limit=memory_limit,
+                            memory_poll_interval=memory_poll_interval)
 
     # ------------------------------------------------------------------------------------------ requests
 
@@ -688,33 +692,8 @@ class AsyncReplClient(_Core):
         memory_poll_interval: float = 0.05,
     ) -> "AsyncReplClient":
         """Start ``argv`` (its own session) and talk to it; ``env`` is the whole environment (None: inherit)."""
-        popen = _popen(argv, cwd, env)
-        return cls(
-            _Child(popen, spawned=True, owned=True),
-            timeout=timeout,
-            memory_limit=memory_limit,
-            memory_poll_interval=memory_poll_interval,
-            argv=argv,
-        )
-
-    @classmethod
-    def attach(
-        cls,
-        proc: Any,
-        *,
-        owned: bool = False,
-        timeout: float = DEFAULT_TIMEOUT,
-        memory_limit: int | None = None,
-        memory_poll_interval: float = 0.05,
-    ) -> "AsyncReplClient":
-        """Talk to an already running process over its pipes (see the module docstring)."""
-        return cls(
-            _Child(proc, spawned=False, owned=owned),
-            timeout=timeout,
-            memory_limit=memory_limit,
-            memory_poll_interval=memory_poll_interval,
-            argv=None,
-        )
+        return cls._spawned(argv, cwd, env, timeout=timeout, memory_limit=memory_limit,
+                            memory_poll_interval=memory_poll_interval)
 
     async def request(self, request: Request | Mapping[str, Any], *, timeout: float | None = None) -> Response:
         """Send one request and return the typed reply."""
