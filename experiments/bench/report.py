@@ -16,7 +16,7 @@ PARTS = {
     "snapshot": "2. Snapshot scaling",
     "images": "2b. Smaller images: file-mapped against anonymous memory",
     "search": "3. Search throughput",
-    "variants": "3b. Prototype: the criu backend with lazy thaw",
+    "variants": "3b. criu backend variants: lazy thaw (prototype), warm clones",
     "profile": "Profile of one criu expansion",
 }
 

@@ -111,7 +111,7 @@ def test_json_has_every_row(quick_run: Path) -> None:
 def test_markdown_is_well_formed(quick_run: Path) -> None:
     report = (quick_run / "report.md").read_text()
     for title in ("## Targets", "## 1. The seed's table", "## 2. Snapshot scaling", "## 2b. Smaller images",
-                  "## 3. Search throughput", "## 3b. Prototype", "## Profile of one criu expansion"):
+                  "## 3. Search throughput", "## 3b. criu backend variants", "## Profile of one criu expansion"):
         assert title in report, title
     seed = json.loads((quick_run / "seed.json").read_text())["result"]
     for row in seed_rows(seed):
