@@ -61,6 +61,11 @@ def verdicts(parts: dict[str, Any]) -> list[Verdict]:
                            TARGETS["criu_vs_pickle_tpm"], True))
         out.append(Verdict("criu / best of pickle-warm and native, theorems per minute",
                            t.get("criu_vs_best_warm_tpm"), TARGETS["criu_vs_best_warm_tpm"], True))
+    var = parts.get("variants", {}).get("result")
+    if var and var.get("warm_over_native_tpm") is not None:
+        out.append(Verdict(f"criu with keep_warm={var['settings'].get('keep_warm')} / native, theorems per minute "
+                           "(variants part, same theorems)", var["warm_over_native_tpm"],
+                           TARGETS["criu_vs_best_warm_tpm"], True))
     return out
 
 

@@ -77,11 +77,14 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
     from policies import load_policy
     from treesearch import SearchBudget, Theorem, search
     from treesearch.backends.criu import CriuBackend
+    from treesearch.backends.native import NativeBackend
 
+    criu = {"freeze": freeze, "image_budget": parse_size(image_budget)}
     variants: dict[str, tuple[type, dict[str, Any]]] = {
-        "criu": (CriuBackend, {}),
-        "criu + lazy thaw": (_lazy_backend_class(), {}),
-        f"criu, keep_warm={keep_warm}": (CriuBackend, {"keep_warm": keep_warm}),
+        "criu": (CriuBackend, criu),
+        "criu + lazy thaw": (_lazy_backend_class(), criu),
+        f"criu, keep_warm={keep_warm}": (CriuBackend, {**criu, "keep_warm": keep_warm}),
+        f"native ({workers} workers, reference)": (NativeBackend, {"pool_size": workers}),
     }
     found = {t.name: t for t in load_suite(["bundled:*.lean"], list(theorems))}
     cwd = tempfile.mkdtemp(prefix="cryo-bench-cwd-")
@@ -93,8 +96,7 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
             t = found[name]
             target = Theorem(source=t.source, imports=("Mathlib", *t.imports), name=t.name)
             for variant, (cls, extra) in variants.items():
-                backend = cls(argv=argv, freeze=freeze, image_budget=parse_size(image_budget), tactic_timeout=60.0,
-                              **extra)
+                backend = cls(argv=argv, tactic_timeout=60.0, **extra)
                 budget = SearchBudget(expansions=max_expansions, wall_seconds=time_limit, tactic_timeout=60.0,
                                       image_bytes=parse_size(image_budget))
 
@@ -132,6 +134,8 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
                                          totals["criu"]["theorems_per_min"]),
             "warm_over_cold_tpm": ratio(totals[f"criu, keep_warm={keep_warm}"]["theorems_per_min"],
                                         totals["criu"]["theorems_per_min"]),
+            "warm_over_native_tpm": ratio(totals[f"criu, keep_warm={keep_warm}"]["theorems_per_min"],
+                                          totals[f"native ({workers} workers, reference)"]["theorems_per_min"]),
             "lazy_over_eager_eps": ratio(totals["criu + lazy thaw"]["expansions_per_s"],
                                          totals["criu"]["expansions_per_s"])}
 
@@ -145,8 +149,10 @@ def variants_markdown(res: dict[str, Any]) -> str:
                      f"{v['expansions_per_s']:.2f}", f"{v['wall_s']:.1f} s", split])
     lazy_tpm, lazy_eps = res["lazy_over_eager_tpm"], res["lazy_over_eager_eps"]
     warm_tpm = res.get("warm_over_cold_tpm")
+    warm_native = res.get("warm_over_native_tpm")
     return "\n".join([
-        f"The criu backend, the lazy-thaw prototype and the backend with warm clones, through `treesearch.search`, on "
+        f"The criu backend, the lazy-thaw prototype, the backend with warm clones, and native for reference, "
+        f"through `treesearch.search`, on "
         f"{', '.join(st['theorems'])} with the search part's budgets ({st['max_expansions']} expansions, "
         f"{st['time_limit_s']:g} s, "
         f"K = {st['tactics_per_expansion']}, {st['workers']} in flight, freeze = {st['freeze']}); wall includes "
@@ -156,5 +162,6 @@ def variants_markdown(res: dict[str, Any]) -> str:
         "",
         f"lazy thaw / eager thaw: {'-' if lazy_tpm is None else f'{lazy_tpm:.2f}x'} theorems per minute, "
         f"{'-' if lazy_eps is None else f'{lazy_eps:.2f}x'} expansions per second; warm clones / none: "
-        f"{'-' if warm_tpm is None else f'{warm_tpm:.2f}x'} theorems per minute.",
+        f"{'-' if warm_tpm is None else f'{warm_tpm:.2f}x'} theorems per minute; warm clones / native: "
+        f"{'-' if warm_native is None else f'{warm_native:.2f}x'} theorems per minute.",
     ])

@@ -97,13 +97,13 @@ def test_json_has_every_row(quick_run: Path) -> None:
     for kind in ("anon", "file"):
         assert set(images[kind]) == {"image_mb", "freeze_s", "thaw_reply_warm_s"}, kind
     var = bench["parts"]["variants"]["result"]["variants"]
-    assert set(var) == {"criu", "criu + lazy thaw", "criu, keep_warm=4"}
+    assert set(var) == {"criu", "criu + lazy thaw", "criu, keep_warm=4", "native (2 workers, reference)"}
     for row in var.values():
         assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1
     prof = bench["parts"]["profile"]["result"]
     assert prof["expand_s"] > 0 and prof["tactics"] and len(prof["outcomes"]) == len(prof["tactics"])
     names = [t["name"] for t in bench["targets"]]
-    assert len(names) == 9
+    assert len(names) == 10
     for t in bench["targets"]:
         assert t["measured"] is not None and t["met"] in (True, False), t
 
