@@ -24,6 +24,7 @@ PLUGIN_VERBS = (
     ("criu_backend.cli", "register_bench", "bench"),
     ("lean_env.cli", "register", "top"),
     ("lean_env.cli", "register_bench", "bench"),
+    ("experiments.bench", "register_bench", "bench"),
 )
 
 
@@ -115,21 +116,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     "cryo demo: criu vs pickle, MiniLean with a Mathlib-sized import")
 
 
-def _cmd_bench_all(args: argparse.Namespace) -> int:
-    """`cryo bench` with no sub-verb: every registered benchmark with its defaults, one after another."""
-    parser: argparse.ArgumentParser = args._parser
-    names = list(args._bench_choices)
-    if not names:
-        print("no benchmarks are installed (criu_backend.cli provides `cryo bench snapshot`)", file=sys.stderr)
-        return 2
-    status = 0
-    for name in names:
-        print(f"== cryo bench {name}", flush=True)
-        sub = parser.parse_args(["bench", name])
-        status = max(status, int(sub.func(sub) or 0))
-    return status
-
-
 # ------------------------------------------------------------------------------------------ parser
 
 
@@ -166,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks (no sub-verb: run them all)")
     bench_sub = bench.add_subparsers(dest="bench_verb", metavar="BENCH")
-    bench.set_defaults(func=_cmd_bench_all, _parser=parser, _bench_choices=bench_sub.choices)
+    from experiments.bench import add_run_all_arguments, run_all
+
+    add_run_all_arguments(bench)
+    bench.set_defaults(func=run_all)
 
     for module_name, fn_name, where in PLUGIN_VERBS:
         module = _optional_module(module_name)
