@@ -7,7 +7,7 @@ import anyio
 import pytest
 from conftest import AND_INTRO, IMP_TRANS, IMP_TRANS_TACTICS, SUITE
 from policies.proposers import FixedTactics
-from policies.selection import UCT
+from policies.selection import UCT, BreadthFirst
 
 from treesearch import SearchBudget, search
 from treesearch.backends import Kind, make_backend
@@ -20,7 +20,8 @@ SLOW_TACTIC = "\n".join(["skip"] * 200_000) + "\nconstructor"
 
 
 def go(theorem, tactics, backend="criu", *, budget=BUDGET, **kw):
-    return anyio.run(lambda: search(theorem, backend=backend, proposer=FixedTactics(tactics), selector=UCT(),
+    selector = kw.pop("selector", UCT())
+    return anyio.run(lambda: search(theorem, backend=backend, proposer=FixedTactics(tactics), selector=selector,
                                     budget=budget, max_in_flight=kw.pop("max_in_flight", 1), seed=0,
                                     tactics_per_expansion=len(tactics), handle_sigint=False, **kw))
 
@@ -121,8 +122,6 @@ def test_shared_image_is_removed_with_its_last_child(criu, no_leaks):
             backend.release(a.handle)
             backend.release(a.handle)  # twice: counted once
             assert not image.removed and backend.has_state(b.handle)
-            (next_b,) = await backend.expand(b.handle, ["intro hp"])
-            assert next_b.kind is Kind.OPEN
             backend.release(b.handle)
             assert image.removed and not backend.has_state(b.handle)
             with pytest.raises(BackendError):  # StateLost: the driver replays it
@@ -131,18 +130,24 @@ def test_shared_image_is_removed_with_its_last_child(criu, no_leaks):
     anyio.run(main)
 
 
+# Several ways into the same chain, so a breadth-first search keeps many branches open at once.
+BRANCHY = ["intro hpq", "intro hpq hqr", "intro hqr", "intro hp", "intro hqr hp", "apply hqr", "apply hpq", "exact hp"]
+
+
 def test_per_expansion_eviction_rebuilds_shared_images_by_replay(criu, no_leaks):
-    probe = go(IMP_TRANS, IMP_TRANS_TACTICS, budget=SearchBudget(expansions=2, wall_seconds=60),
+    probe = go(IMP_TRANS, BRANCHY, budget=SearchBudget(expansions=1, wall_seconds=60),
                backend_settings={"clones": "per-expansion"})
     one_image = probe.peak_image_bytes // 2  # the root and one expansion's shared image
     assert one_image > 0
-    limit = int(one_image * 1.5)
+    limit = int(one_image * 3.5)
     events = []
-    res = go(IMP_TRANS, IMP_TRANS_TACTICS, budget=SearchBudget(expansions=60, wall_seconds=120, image_bytes=limit),
-             backend_settings={"clones": "per-expansion"}, on_event=events.append, max_in_flight=2)
-    assert res.verified and res.proof == IMP_TRANS_TACTICS[:4]
+    res = go(IMP_TRANS, BRANCHY, budget=SearchBudget(expansions=80, wall_seconds=120, image_bytes=limit),
+             backend_settings={"clones": "per-expansion"}, on_event=events.append, max_in_flight=2,
+             selector=BreadthFirst())
+    assert res.verified and res.proof[-3:] == ["apply hqr", "apply hpq", "exact hp"]
     assert res.peak_image_bytes <= limit
     assert any(e["event"] == "replay" for e in events)
+    assert not [e for e in res.errors if e["kind"] == "fault"]
 
 
 def test_bad_mode_settings_are_refused():
@@ -161,3 +166,38 @@ def test_concurrent_expansions_share_warm_clones(settings, criu, no_leaks):
              backend_settings={"clones": "per-expansion", **settings})
     assert res.verified and res.proof == IMP_TRANS_TACTICS[:4]
     assert not [e for e in res.errors if e["kind"] in ("fault", "expand")], res.errors
+
+
+SLOWISH_INTRO = "\n".join(["skip"] * 50_000) + "\nintro hqr"
+
+
+def test_lazy_states_held_only_by_an_evicted_warm_clone_are_frozen_first(criu, no_leaks):
+    backend = make_backend("criu", clones="per-expansion", freeze="lazy", keep_warm=1)
+
+    async def main():
+        async with backend:
+            root = await backend.open(IMP_TRANS)
+            (a,) = await backend.expand(root.handle, ["intro hpq"])
+            assert a.kind is Kind.OPEN and a.handle.image is None and backend.has_state(a.handle)
+            assert backend.timings.counts["freeze"] == 1  # the root only
+            results = {}
+
+            async def expand(name, handle, tactic):
+                (results[name],) = await backend.expand(handle, [tactic])
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(expand, "a2", a.handle, SLOWISH_INTRO)  # takes the warm clone, for ~0.5 s
+                while backend.warm_hits < 2:  # a2 has taken the warm clone (it may even be done)
+                    await anyio.sleep(0)
+                tg.start_soon(expand, "b", root.handle, "intro hpq hqr")  # the warm clone is busy: a thaw
+            # two clones finished, one is kept: the other held states found nowhere else, so it was frozen
+            assert len(backend.pids()) == 1
+            assert backend.timings.counts["thaw"] == 1 and backend.timings.counts["freeze"] == 2
+            for out in (a, results["a2"], results["b"]):
+                assert out.kind is Kind.OPEN and backend.has_state(out.handle)
+            for out, tactic in ((a, "intro hqr hp"), (results["a2"], "intro hp"), (results["b"], "intro hp")):
+                (step,) = await backend.expand(out.handle, [tactic])
+                assert step.kind is Kind.OPEN, (tactic, step.message)
+        assert backend.pids() == []
+
+    anyio.run(main)

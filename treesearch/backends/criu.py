@@ -90,6 +90,8 @@ class CriuBackend(Backend):
         self._refs: dict[str, int] = {}  # image path -> handles on it not yet released
         self._released: set[int] = set()  # serials
         self._image_sessions: dict[str, frozenset[int]] = {}  # image path -> sessions whose states it holds
+        self._session_images: dict[int, list[Any]] = {}  # session -> images frozen from clones holding it
+        self._unfrozen: dict[int, int] = {}  # session -> unreleased open handles made without an image
         self._warm: OrderedDict[Any, set[int]] = OrderedDict()  # idle live clone -> sessions it holds
         self._busy: dict[Any, set[int]] = {}  # clone running an expansion -> sessions it holds
         self._parked = anyio.Event()  # set (and renewed) whenever a busy clone is parked or ended
@@ -144,13 +146,27 @@ class CriuBackend(Backend):
         finally:
             self.timings.add("freeze", time.perf_counter() - t0)
         self._image_sessions[str(image.path)] = frozenset(sessions)
+        for s in sessions:
+            self._session_images.setdefault(s, []).append(image)
         return image
+
+    def _image_of(self, handle: CriuHandle) -> Any:
+        """An image holding ``handle``'s state: its own, else one frozen later from a clone that held it."""
+        if handle.image is not None and not handle.image.removed:
+            return handle.image
+        return self._session_image(handle.session)
+
+    def _session_image(self, session: int) -> Any:
+        for image in reversed(self._session_images.get(session, ())):
+            if not image.removed:
+                return image
+        return None
 
     async def _thaw(self, handle: CriuHandle, n: int) -> list[Any]:
         from criu_backend import CriuError, ImageCorrupt, aio
 
-        image = handle.image
-        if image is None or image.removed:
+        image = self._image_of(handle)
+        if image is None:
             raise StateLost(f"the image of state {handle.serial} was evicted; replay it")
         image.pin()
         t0 = time.perf_counter()
@@ -189,12 +205,13 @@ class CriuBackend(Backend):
                 self.warm_hits += 1
                 sessions = self._warm.pop(proc)
                 break
-            if handle.image is None or handle.image.removed:
+            image = self._image_of(handle)
+            if image is None:
                 if self._busy_with(handle):
                     await self._parked.wait()
                     continue
             (proc,) = await self._thaw(handle, 1)
-            sessions = set(self._image_sessions.get(str(handle.image.path), frozenset({handle.session})))
+            sessions = set(self._image_sessions.get(str(image.path), frozenset({handle.session})))
             break
         self._busy[proc] = sessions
         return proc, sessions
@@ -208,12 +225,19 @@ class CriuBackend(Backend):
         self._done_with(proc)
         while len(self._warm) > self.keep_warm:
             oldest = next(iter(self._warm))
+            held = self._warm.pop(oldest)
+            if any(self._unfrozen.get(s, 0) > 0 and self._session_image(s) is None
+                   for s in held):  # states that live only in this clone: keep them in an image
+                self._busy[oldest] = held
+                await self._freeze(oldest, None, frozenset(held))
             await self._end(oldest)
 
-    def _new_handle(self, image: Any, proof_state: int, session: int) -> CriuHandle:
+    def _new_handle(self, image: Any, proof_state: int, session: int, *, kind: Kind = Kind.OPEN) -> CriuHandle:
         if image is not None:
             key = str(image.path)
             self._refs[key] = self._refs.get(key, 0) + 1
+        elif kind is Kind.OPEN and session:
+            self._unfrozen[session] = self._unfrozen.get(session, 0) + 1
         return CriuHandle(image, proof_state, next(self._serial), session)
 
     # -------------------------------------------------------------- Backend
@@ -258,13 +282,14 @@ class CriuBackend(Backend):
     def has_state(self, handle: Any) -> bool:
         if not isinstance(handle, CriuHandle):
             return False
-        if handle.image is not None and not handle.image.removed:
+        if self._image_of(handle) is not None:
             return True
         return self._warm_for(handle) is not None or self._busy_with(handle)
 
     def touch(self, handle: Any) -> None:
-        if isinstance(handle, CriuHandle) and handle.image is not None and not handle.image.removed:
-            handle.image.touch()
+        image = self._image_of(handle) if isinstance(handle, CriuHandle) else None
+        if image is not None:
+            image.touch()
 
     async def _one(self, proc: Any, handle: CriuHandle, tactics: Sequence[str], timeout: float,
                    freeze: bool) -> Outcome:
@@ -331,10 +356,10 @@ class CriuBackend(Backend):
                     results.append(out)
                 image = None
                 if freeze and not dead and any(o.kind is Kind.OPEN for o, _ps in made):
-                    image = await self._freeze(proc, handle.image, frozenset(sessions))
+                    image = await self._freeze(proc, self._image_of(handle), frozenset(sessions))
                 for out, ps in made:  # a proved child is a leaf: it needs no image
                     out.handle = self._new_handle(image if out.kind is Kind.OPEN else None, ps,
-                                                  0 if dead else session)
+                                                  0 if dead else session, kind=out.kind)
                 finished = True
             finally:
                 await _repl.close_client(client)
@@ -368,20 +393,26 @@ class CriuBackend(Backend):
 
     def release(self, handle: Any) -> None:
         """Drop ``handle``'s claim on its image; the image is removed when no unreleased handle refers to it."""
-        if not isinstance(handle, CriuHandle) or handle is self.root_handle or handle.image is None:
-            return
-        if handle.serial in self._released:
+        if not isinstance(handle, CriuHandle) or handle is self.root_handle or handle.serial in self._released:
             return
         self._released.add(handle.serial)
+        if handle.image is None:
+            if self._unfrozen.get(handle.session, 0) > 0:
+                self._unfrozen[handle.session] -= 1
+            return
         key = str(handle.image.path)
         left = self._refs.get(key, 1) - 1
         if left > 0:
             self._refs[key] = left
             return
         self._refs.pop(key, None)
+        image = handle.image
+        # Other states may live in this image too (those of its clone's earlier sessions); while a thaw holds
+        # it (pinned) or an image-less state needs it, the store's LRU budget evicts it later instead.
+        if image.removed or image.pins or any(self._unfrozen.get(s, 0) > 0 for s in self._image_sessions.get(key, ())):
+            return
         self._image_sessions.pop(key, None)
-        if not handle.image.removed:
-            handle.image.remove()
+        image.remove()
 
     def image_bytes(self) -> int:
         return self.store.total_bytes if self.store is not None and not self.store.closed else 0
@@ -392,8 +423,8 @@ class CriuBackend(Backend):
     def handle_to_json(self, handle: Any) -> Any:
         if not isinstance(handle, CriuHandle):
             return None
-        alive = handle.image is not None and not handle.image.removed
-        return {"image": str(handle.image.path) if alive else None, "proof_state": handle.proof_state}
+        image = self._image_of(handle)
+        return {"image": str(image.path) if image is not None else None, "proof_state": handle.proof_state}
 
     def handle_from_json(self, value: Any) -> Any:
         """Always ``None``: images live in this backend's store and are removed when a backend closes, so
