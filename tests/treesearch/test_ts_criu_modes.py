@@ -76,7 +76,8 @@ def test_warm_clones_skip_restores_and_are_ended_on_close(criu, no_leaks):
             (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
             assert child.kind is Kind.OPEN and backend.has_state(child.handle)
             (grand,) = await backend.expand(child.handle, ["apply hqr"])
-            assert grand.kind is Kind.OPEN and grand.goals == ("p q r : Prop\nhpq : p → q\nhqr : q → r\nhp : p\n⊢ q",)
+            assert grand.kind is Kind.OPEN
+            assert grand.goals == ("p q r : Prop\nhpq : p → q\nhqr : q → r\nhp : p\n⊢ q",)
             assert backend.timings.counts["thaw"] == 0 and backend.warm_hits == 2
             assert len(backend.pids()) == 1
         assert backend.pids() == []
