@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -98,6 +99,28 @@ def _hint(log: str) -> str:
 def _tail(text: str, limit: int = LOG_TAIL_CHARS) -> str:
     text = "\n".join(line for line in text.strip().splitlines() if not any(n in line for n in _LOG_NOISE))
     return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def _kill_criu(popen: subprocess.Popen, *, own_group: bool) -> None:
+    """SIGKILL a criu run and reap it.  With ``own_group`` (criu was started as a session leader) the whole
+    process group goes too: criu forks helpers that share its command line, and one stopped mid-dump outlives a
+    kill of criu alone -- an orphaned ``criu dump`` in state T, seen after Ctrl-C during a search's freeze."""
+    if popen.poll() is None or own_group:
+        try:
+            if own_group:
+                os.killpg(popen.pid, signal.SIGKILL)
+            else:
+                popen.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+    popen.wait()
+    if own_group:
+        # Its killed helpers were re-parented to us (the subreaper) when criu exited: reap them.
+        while True:
+            try:
+                os.waitpid(-popen.pid, 0)
+            except ChildProcessError:
+                break
 
 
 def _wait_criu(popen: subprocess.Popen, action: str, where: Path, abort) -> int:
@@ -300,7 +323,7 @@ class FreezeJob:
         self.t0 = time.perf_counter()
         try:
             self.popen = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err,
-                                          umask=0o077, close_fds=True)
+                                          umask=0o077, close_fds=True, start_new_session=not self.shell_job)
         except OSError as e:
             _close_fds(self._err)
             self._err = -1
@@ -319,10 +342,10 @@ class FreezeJob:
                     entry.unlink(missing_ok=True)
 
     def abort(self) -> None:
-        """Kill a running criu dump (the target is resumed by the kernel when criu's ptrace detaches)."""
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
+        """Kill a running criu dump and every helper it forked (the target is resumed by the kernel when
+        criu's ptrace detaches)."""
+        if self.popen is not None:
+            _kill_criu(self.popen, own_group=not self.shell_job)
         self.lock.release()
         self._discard_dir()
         _close_fds(self._err)
@@ -517,6 +540,12 @@ class RestoreJob:
         self._ours = [in_w, out_r, err_r]
         return args
 
+    @property
+    def _own_group(self) -> bool:
+        """criu restore runs as a session leader, except for a shell job, which must restore into the caller's
+        session and terminal."""
+        return not self.image.meta.get("shell_job")
+
     def start(self) -> subprocess.Popen:
         work = self.work
         try:
@@ -530,7 +559,7 @@ class RestoreJob:
             self.t0 = time.perf_counter()
             self.popen = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err, pass_fds=self._theirs,
-                umask=0o077, close_fds=True,
+                umask=0o077, close_fds=True, start_new_session=self._own_group,
             )
         except OSError as e:
             self._cleanup(close_ours=True)
@@ -551,10 +580,10 @@ class RestoreJob:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def abort(self) -> None:
-        """Stop a restore in flight and kill whatever it restored."""
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
+        """Stop a restore in flight and kill whatever it restored, including tasks still being restored (they
+        stay in criu's process group until they take back their own session)."""
+        if self.popen is not None:
+            _kill_criu(self.popen, own_group=self._own_group)
         pid_text = _read_text(self.work / "pid").strip()
         if pid_text.isdigit():
             try:
