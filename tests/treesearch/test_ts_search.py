@@ -148,14 +148,19 @@ def test_memory_budget_holds(no_leaks):
 
 
 def test_image_budget_evicts_and_replays(criu, no_leaks):
-    # each MiniLean image is several MB; a budget of ~2.5 images forces evictions and replays
-    probe = go(AND_COMM, AND_COMM_TACTICS, "criu", budget=SearchBudget(expansions=2, wall_seconds=60))
+    # each MiniLean image is several MB; a budget of ~2.5 images forces evictions and replays.  Per-tactic
+    # clones: there every image holds one state, so an evicted state must be replayed (per-expansion images
+    # also hold their ancestors' states; tests/treesearch/test_ts_criu_modes.py covers eviction there).
+    per_tactic = {"clones": "per-tactic"}
+    probe = go(AND_COMM, AND_COMM_TACTICS, "criu", budget=SearchBudget(expansions=2, wall_seconds=60),
+               backend_settings=per_tactic)
     one_image = probe.peak_image_bytes // max(1, sum(1 for n in probe.tree.graph if probe.tree.node(n)["goals"]))
     assert one_image > 0
     limit = int(one_image * 2.5)
     events = []
     res = go(IMP_TRANS, IMP_TRANS_TACTICS, "criu",
-             budget=SearchBudget(expansions=60, wall_seconds=120, image_bytes=limit), on_event=events.append)
+             budget=SearchBudget(expansions=60, wall_seconds=120, image_bytes=limit), on_event=events.append,
+             backend_settings=per_tactic)
     assert res.proved and res.recheck.accepted
     assert res.peak_image_bytes <= limit
     assert any(e["event"] == "replay" for e in events)

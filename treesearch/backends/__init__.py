@@ -24,7 +24,9 @@ def make_backend(name: str, **settings: Any) -> Backend:
     """A new backend by name. Settings are keyword-only knobs of that backend; common to all:
     ``argv`` (the repl command, default MiniLean) and ``tactic_timeout`` (seconds).
 
-    criu: ``freeze="eager"|"lazy"``, ``image_budget`` (bytes), ``image_root``.
+    criu: ``clones="per-expansion"|"per-tactic"`` (one clone runs all K tactics and is frozen once, or one
+    clone per tactic), ``keep_warm`` (clones kept running for later expansions, default 0),
+    ``freeze="eager"|"lazy"``, ``image_budget`` (bytes), ``image_root``.
     pickle / pickle-warm: ``pool_size`` (warm only), ``root`` (directory for pickle files).
     native: ``pool_size`` (default: number of cores).
     """
