@@ -34,6 +34,7 @@ __all__ = [
 BACKENDS = ("criu", "pickle", "pickle-warm", "native")
 REPLS = ("minilean", "lake")
 FREEZE_POLICIES = ("eager", "lazy")
+CLONE_MODES = ("per-expansion", "per-tactic")  # treesearch.backends.criu.PER_EXPANSION / PER_TACTIC
 ALGORITHMS = ("best-first", "uct", "puct", "bfs", "random")
 
 
@@ -118,7 +119,7 @@ SCHEMA: tuple[Key, ...] = (
         "proof states inside one live process (`native`).", choices=BACKENDS),
     Key("backend", "workers", "int", 2,
         "Pool size of `pickle-warm` and `native`, and the default of [search] max_in_flight (`criu` thaws "
-        "one clone per tactic of an expansion; `pickle` starts one repl per expansion).", minimum=1, maximum=256),
+        "clones per expansion, see `clones`; `pickle` starts one repl per expansion).", minimum=1, maximum=256),
     Key("backend", "image_dir", "str", "",
         "Where CRIU images and pickles go (empty: $CRYO_IMAGE_ROOT, else /dev/shm/cryo)."),
     Key("backend", "image_budget", "size", "4GiB",
@@ -126,6 +127,14 @@ SCHEMA: tuple[Key, ...] = (
     Key("backend", "freeze", "str", "eager",
         "criu only: freeze each child as soon as its tactic succeeds (`eager`) or only when it is first "
         "selected for expansion (`lazy`).", choices=FREEZE_POLICIES),
+    Key("backend", "clones", "str", "per-expansion",
+        "criu only: one clone of the node's image runs all the expansion's tactics and is frozen once, each "
+        "child keeping its proof-state id in the shared image (`per-expansion`), or one clone per tactic, "
+        "frozen separately (`per-tactic`: slow tactics run in parallel).", choices=CLONE_MODES),
+    Key("backend", "keep_warm", "int", 0,
+        "criu only: clones kept running after their expansion, so a later expansion of a state they hold "
+        "needs no thaw (each costs one repl's memory; a clone about to be ended is frozen first if it holds "
+        "states no image has).", minimum=0, maximum=256),
     # [search]
     Key("search", "algorithm", "str", "best-first",
         "Selection rule of the search (a builtin selector of `policies`); [policy] selector replaces it.",
@@ -194,6 +203,8 @@ class BackendConfig:
     image_dir: Path | None
     image_budget: int
     freeze: str
+    clones: str
+    keep_warm: int
 
 
 @dataclass(frozen=True)
@@ -430,6 +441,8 @@ def parse_config(
             image_dir=Path(image_dir_s).expanduser() if image_dir_s else None,
             image_budget=get("backend", "image_budget"),
             freeze=get("backend", "freeze"),
+            clones=get("backend", "clones"),
+            keep_warm=get("backend", "keep_warm"),
         ),
         search=SearchConfig(**{k: get("search", k) for k in _BY_SECTION["search"]}),
         policy=PolicyConfig(**{k: get("policy", k) for k in _BY_SECTION["policy"]}),

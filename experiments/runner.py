@@ -269,7 +269,7 @@ def _make_backend(config: ExperimentConfig, argv: Sequence[str]) -> Any:
     b = config.backend
     settings: dict[str, Any] = {"argv": list(argv), "tactic_timeout": config.search.tactic_timeout}
     if b.kind == "criu":
-        settings.update(freeze=b.freeze, image_budget=b.image_budget,
+        settings.update(freeze=b.freeze, clones=b.clones, keep_warm=b.keep_warm, image_budget=b.image_budget,
                         image_root=str(b.image_dir) if b.image_dir else None)
     elif b.kind in ("pickle", "pickle-warm"):
         settings["root"] = str(b.image_dir) if b.image_dir else None

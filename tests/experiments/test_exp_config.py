@@ -131,3 +131,18 @@ def test_reference_doc_lists_every_key():
     for key in SCHEMA:
         assert f"`{key.name}`" in ref
     assert ref in doc, "README.md is out of date: paste `python -m experiments.config` output into its Config reference"
+
+
+def test_criu_clone_settings_reach_the_backend():
+    from experiments.runner import _make_backend
+    from lean_env.repl_cmd import minilean_argv
+
+    c = parse_config('[backend]\nkind = "criu"\nclones = "per-tactic"\nkeep_warm = 3\nfreeze = "lazy"\n')
+    settings = _make_backend(c, minilean_argv()).settings()
+    assert (settings["clones"], settings["keep_warm"], settings["freeze"]) == ("per-tactic", 3, "lazy")
+    default = _make_backend(parse_config('[backend]\nkind = "criu"\n'), minilean_argv()).settings()
+    assert (default["clones"], default["keep_warm"]) == ("per-expansion", 0)
+    with pytest.raises(ConfigError, match=r"clones.*per-expansion"):
+        parse_config('[backend]\nclones = "per-node"\n')
+    with pytest.raises(ConfigError, match="keep_warm"):
+        parse_config("[backend]\nkeep_warm = -1\n")
