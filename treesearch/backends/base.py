@@ -104,7 +104,8 @@ class Backend(abc.ABC):
 
     name: ClassVar[str] = "abstract"
 
-    def __init__(self, *, tactic_timeout: float = 20.0) -> None:
+    def __init__(self, *, tactic_timeout: float = 20.0, argv: Sequence[str] | None = None) -> None:
+        self._argv = list(argv) if argv else None
         self.timings = Timings()
         self.tactic_timeout = float(tactic_timeout)
         self.theorem: Theorem | None = None
@@ -183,11 +184,17 @@ class Backend(abc.ABC):
         """Inverse of ``handle_to_json``; ``None`` when the referred state is gone."""
         return None
 
+    def argv(self) -> list[str]:
+        """The repl command this backend starts (default: the embedded MiniLean prover)."""
+        if self._argv is None:
+            from lean_env.repl_cmd import minilean_argv
+
+            self._argv = minilean_argv()
+        return self._argv
+
     def recheck_argv(self) -> list[str]:
         """The argv of a fresh repl of the same kind, for re-checking proofs."""
-        from lean_env.repl_cmd import minilean_argv
-
-        return minilean_argv()
+        return self.argv()
 
     def settings(self) -> dict[str, Any]:
         """The settings this backend was made with (for results files)."""

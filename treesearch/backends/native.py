@@ -46,25 +46,14 @@ class NativeBackend(Backend):
 
     def __init__(self, *, pool_size: int | None = None, argv: Sequence[str] | None = None,
                  tactic_timeout: float = 20.0, open_timeout: float = 120.0) -> None:
-        super().__init__(tactic_timeout=tactic_timeout)
+        super().__init__(tactic_timeout=tactic_timeout, argv=argv)
         self.pool_size = int(pool_size or os.cpu_count() or 1)
         if self.pool_size < 1:
             raise BackendError(f"native pool_size must be >= 1, got {pool_size}")
-        self._argv = list(argv) if argv else None
         self.open_timeout = open_timeout
         self.workers = [_Worker(i) for i in range(self.pool_size)]
         self._rr = 0
         self._closed = False
-
-    def argv(self) -> list[str]:
-        if self._argv is None:
-            from lean_env.repl_cmd import minilean_argv
-
-            self._argv = minilean_argv()
-        return self._argv
-
-    def recheck_argv(self) -> list[str]:
-        return self.argv()
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "pool_size": self.pool_size, "argv": self.argv()}

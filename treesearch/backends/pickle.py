@@ -49,11 +49,10 @@ class PickleBackend(Backend):
 
     def __init__(self, *, warm: bool = False, pool_size: int | None = None, argv: Sequence[str] | None = None,
                  tactic_timeout: float = 20.0, open_timeout: float = 120.0, root: str | None = None) -> None:
-        super().__init__(tactic_timeout=tactic_timeout)
+        super().__init__(tactic_timeout=tactic_timeout, argv=argv)
         self.warm = bool(warm)
         self.name = "pickle-warm" if self.warm else "pickle"
         self.pool_size = int(pool_size or os.cpu_count() or 1)
-        self._argv = list(argv) if argv else None
         self.open_timeout = open_timeout
         self._root = root
         self.dir: Path | None = None
@@ -65,16 +64,6 @@ class PickleBackend(Backend):
         self._idle: Any = None  # anyio memory object stream of idle warm workers
         self._idle_rx: Any = None
         self._closed = False
-
-    def argv(self) -> list[str]:
-        if self._argv is None:
-            from lean_env.repl_cmd import minilean_argv
-
-            self._argv = minilean_argv()
-        return self._argv
-
-    def recheck_argv(self) -> list[str]:
-        return self.argv()
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "warm": self.warm, "pool_size": self.pool_size, "argv": self.argv()}
