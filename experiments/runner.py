@@ -48,6 +48,7 @@ class RunOutcome:
     summary_path: Path
     theorems: int
     errors: list[str] = field(default_factory=list)
+    header_builds: int = 0  # criu: post-import header images built (one per repl argv / imports in the run)
 
 
 # ------------------------------------------------------------------------------------------ repl command
@@ -262,8 +263,9 @@ def _load_policies(config: ExperimentConfig) -> tuple[Any, Any, Any]:
     return selector, proposer, value
 
 
-def _make_backend(config: ExperimentConfig, argv: Sequence[str]) -> Any:
-    """A fresh backend of `[backend] kind` with the knobs that kind takes."""
+def _make_backend(config: ExperimentConfig, argv: Sequence[str], *, header_images: Any = None) -> Any:
+    """A fresh backend of `[backend] kind` with the knobs that kind takes (criu: `header_images`, the run's
+    shared post-import header images, if given)."""
     from treesearch.backends import make_backend
 
     b = config.backend
@@ -271,6 +273,8 @@ def _make_backend(config: ExperimentConfig, argv: Sequence[str]) -> Any:
     if b.kind == "criu":
         settings.update(freeze=b.freeze, clones=b.clones, keep_warm=b.keep_warm, image_budget=b.image_budget,
                         image_root=str(b.image_dir) if b.image_dir else None)
+        if header_images is not None:
+            settings["header_images"] = header_images
     elif b.kind in ("pickle", "pickle-warm"):
         settings["root"] = str(b.image_dir) if b.image_dir else None
         if b.kind == "pickle-warm":
@@ -345,6 +349,7 @@ async def _search_one(
     out: Path,
     progress: Progress,
     current: dict[str, Any],
+    header_images: Any = None,
 ) -> ResultRow:
     """Search one theorem with a fresh backend; always returns a row (errors become row fields).
 
@@ -380,7 +385,7 @@ async def _search_one(
                 proof_at["t"] = float(ev["t"])
 
     selector, proposer, value = _load_policies(config)
-    backend = _make_backend(config, argv)
+    backend = _make_backend(config, argv, header_images=header_images)
     driver = SearchDriver(
         target,
         backend=_TimedBackend(backend, latencies),
@@ -494,6 +499,23 @@ def _jsonable(value: Any) -> Any:
 async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], out: Path, writer: ResultsWriter,
                    rows: list[ResultRow], progress: Progress, state: dict[str, Any]) -> None:
     argv = repl_argv(config)
+    header_images = None
+    if config.backend.kind == "criu":  # the post-import header image is built once per run and shared
+        from treesearch.backends.criu import HeaderImages
+
+        b = config.backend
+        header_images = HeaderImages(image_root=str(b.image_dir) if b.image_dir else None)
+    state["header_images"] = header_images
+    try:
+        await _run_theorems(config, theorems, out, writer, rows, progress, state, argv, header_images)
+    finally:
+        if header_images is not None:
+            header_images.close()
+
+
+async def _run_theorems(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], out: Path,
+                        writer: ResultsWriter, rows: list[ResultRow], progress: Progress, state: dict[str, Any],
+                        argv: Sequence[str], header_images: Any) -> None:
     async with anyio.create_task_group() as tg:
         current: dict[str, Any] = {"scope": None, "interrupted": False}
 
@@ -511,7 +533,7 @@ async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], o
                 if state["interrupted"]:
                     break
                 row = await _search_one(config, thm, repeat=repeat, argv=argv, out=out, progress=progress,
-                                        current=current)
+                                        current=current, header_images=header_images)
                 current["scope"] = None
                 writer.write(row)
                 rows.append(row)
@@ -557,6 +579,7 @@ def run_experiment(
     finally:
         progress.end_run()
         summary = write_summary(out, config, rows, interrupted=state["interrupted"], theorems=total)
+    headers = state.get("header_images")
     return RunOutcome(output_dir=out, rows=rows, interrupted=state["interrupted"], summary_path=summary,
-                      theorems=total)
+                      theorems=total, header_builds=headers.builds if headers is not None else 0)
 

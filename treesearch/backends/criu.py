@@ -25,11 +25,17 @@ Images live in one ``criu_backend.ImageStore`` per backend; its byte budget evic
 unpinned images, and a node whose image was evicted is rebuilt by replay from the nearest ancestor
 that still has one. An image shared by several children is removed when the last of them is
 released. ``close()`` kills every clone and removes every image.
+
+Header images: with ``header_images=HeaderImages(...)`` (one per run, outliving the backends), a theorem with
+imports is not opened in a fresh repl: the header (``import ...``) is run once per (repl argv, cwd, imports)
+in a spawned repl and frozen into a pinned image of that ``HeaderImages``; each theorem thaws a clone of it,
+states itself there with ``{"cmd": source, "env": E}`` and that clone is frozen as the theorem's root.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -39,7 +45,7 @@ from typing import Any
 import anyio
 
 from treesearch.backends import _repl
-from treesearch.backends.base import Backend, Kind, Outcome
+from treesearch.backends.base import Backend, Kind, Outcome, Timings
 from treesearch.errors import BackendError, StateLost
 from treesearch.theorem import Theorem
 
@@ -47,6 +53,120 @@ EAGER = "eager"
 LAZY = "lazy"
 PER_EXPANSION = "per-expansion"
 PER_TACTIC = "per-tactic"
+
+
+@dataclass(frozen=True)
+class Header:
+    """A frozen repl that ran a header: its image (pinned) and the environment id the header made there."""
+
+    image: Any  # criu_backend.Image
+    env: int
+
+
+class HeaderImages:
+    """Post-import header images shared by the criu backends of one run, keyed by (repl argv, cwd, imports).
+
+    The first ``get`` of a key spawns a repl, runs only the header and freezes it (timed as ``import`` in the
+    caller's timings; ``builds`` counts these); later calls return the same image. Concurrent calls with
+    one key build it once. Images are pinned (never evicted) and removed by ``close()``."""
+
+    def __init__(self, *, image_root: str | None = None) -> None:
+        self.image_root = image_root
+        self.store: Any = None
+        self.builds = 0
+        self._headers: dict[tuple[tuple[str, ...], str, tuple[str, ...]], Header] = {}
+        self._locks: dict[tuple[tuple[str, ...], str, tuple[str, ...]], anyio.Lock] = {}
+        self._closed = False
+
+    def __enter__(self) -> "HeaderImages":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def images(self) -> list[Any]:
+        return [h.image for h in self._headers.values()]
+
+    async def get(self, argv: Sequence[str], imports: Sequence[str], *, timings: Timings,
+                  timeout: float) -> Header | Outcome:
+        """The header image of ``imports`` under ``argv`` in this cwd, built if needed; an ``ERROR`` outcome if
+        the header does not elaborate. Raises ``BackendError`` if the repl cannot be started or frozen."""
+        if self._closed:
+            raise BackendError("HeaderImages is closed; make a new one for this run")
+        key = (tuple(argv), os.getcwd(), tuple(imports))
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            header = self._headers.get(key)
+            if header is not None and not header.image.removed:
+                return header
+            with timings.measure("import"):
+                built = await self._build(list(argv), tuple(imports), timeout=timeout)
+            if isinstance(built, Header):
+                self._headers[key] = built
+            return built
+
+    async def _build(self, argv: list[str], imports: tuple[str, ...], *, timeout: float) -> Header | Outcome:
+        from criu_backend import CriuError, ImageStore, aio
+        from lean_env.protocol import Command, CommandResponse
+
+        if self.store is None:
+            self.store = ImageStore(self.image_root)
+        header_text = "\n".join(f"import {m}" for m in imports)
+        try:
+            with anyio.CancelScope(shield=True):  # spawn runs in a thread: never drop its result
+                proc = await aio.spawn(argv)
+        except CriuError as e:
+            raise BackendError(f"criu backend could not spawn {argv} for the header {header_text!r}: {e}") from e
+        client = _repl.attach_client(proc, timeout=timeout)
+        try:
+            try:
+                resp = await client.request(Command(cmd=header_text), timeout=timeout)
+            except _repl.ReplError as e:
+                raise BackendError(f"criu backend could not run the header {header_text!r} in {argv}: {e}") from e
+            err = _repl._first_error(resp)
+            if err is not None or not isinstance(resp, CommandResponse) or resp.env is None:
+                return Outcome(Kind.ERROR, message=f"header {header_text!r} failed: {err}")
+            try:
+                image = await aio.freeze(proc, self.store, leave_running=False)
+            except CriuError as e:
+                raise BackendError(f"criu backend could not freeze the header {header_text!r}: {e}") from e
+            image.pin()
+            self.builds += 1
+            return Header(image, resp.env)
+        finally:
+            await _repl.close_client(client)
+            with anyio.CancelScope(shield=True):
+                await aio.aclose(proc)
+
+    def close(self) -> None:
+        """Remove every header image (idempotent)."""
+        self._closed = True
+        self._headers.clear()
+        if self.store is not None:
+            self.store.close()
+
+
+async def _state_theorem(client: Any, theorem: Theorem, env: int, *, timings: Timings,
+                         timeout: float) -> _repl.Opened:
+    """State ``theorem`` (its source without the import lines) with ``sorry`` in environment ``env``."""
+    from lean_env.protocol import Command, CommandResponse
+
+    with timings.measure("tactic"):
+        resp = await client.request(Command(cmd=theorem.source, env=env), timeout=timeout)
+    err = _repl._first_error(resp)
+    if err is not None or not isinstance(resp, CommandResponse):
+        return _repl.Opened(Outcome(Kind.ERROR, message=f"theorem {theorem.name} does not elaborate on its header "
+                                    f"{theorem.header!r}: {err}"), None, None)
+    if len(resp.sorries) != 1 or resp.sorries[0].proof_state is None:
+        return _repl.Opened(Outcome(Kind.ERROR, message=(
+            f"theorem {theorem.name} must contain exactly one `sorry` with a proof state; the repl reported "
+            f"{len(resp.sorries)}")), None, None)
+    s = resp.sorries[0]
+    return _repl.Opened(Outcome(Kind.OPEN, goals=(s.goal,)), s.proof_state, resp.env)
 
 
 @dataclass(frozen=True)
@@ -66,7 +186,8 @@ class CriuBackend(Backend):
     def __init__(self, *, argv: Sequence[str] | None = None, tactic_timeout: float = 20.0,
                  freeze: str = EAGER, clones: str = PER_EXPANSION, keep_warm: int = 0,
                  image_budget: int | str | None = None, image_root: str | None = None,
-                 open_timeout: float = 120.0, memory_limit: int | None = None) -> None:
+                 open_timeout: float = 120.0, memory_limit: int | None = None,
+                 header_images: HeaderImages | None = None) -> None:
         super().__init__(tactic_timeout=tactic_timeout)
         self.memory_limit = memory_limit
         if freeze not in (EAGER, LAZY):
@@ -81,6 +202,9 @@ class CriuBackend(Backend):
         self.image_budget = image_budget
         self.image_root = image_root
         self.open_timeout = open_timeout
+        if header_images is not None and not isinstance(header_images, HeaderImages):
+            raise BackendError(f"criu header_images must be a HeaderImages, got {type(header_images).__name__}")
+        self.header_images = header_images
         self._argv = list(argv) if argv else None
         self.store: Any = None
         self.root_handle: CriuHandle | None = None
@@ -163,11 +287,15 @@ class CriuBackend(Backend):
         return None
 
     async def _thaw(self, handle: CriuHandle, n: int) -> list[Any]:
-        from criu_backend import CriuError, ImageCorrupt, aio
-
         image = self._image_of(handle)
         if image is None:
             raise StateLost(f"the image of state {handle.serial} was evicted; replay it")
+        return await self._thaw_image(image, n, what=f"the image of state {handle.serial}")
+
+    async def _thaw_image(self, image: Any, n: int, *, what: str) -> list[Any]:
+        """``n`` clones of ``image`` (timed as ``thaw``), owned by this backend."""
+        from criu_backend import CriuError, ImageCorrupt, aio
+
         image.pin()
         t0 = time.perf_counter()
         try:
@@ -176,7 +304,7 @@ class CriuBackend(Backend):
             with anyio.CancelScope(shield=True):
                 procs = await aio.thaw_many(image, n)
         except ImageCorrupt as e:
-            raise StateLost(f"the image of state {handle.serial} is gone or damaged ({e}); replay it") from e
+            raise StateLost(f"{what} is gone or damaged ({e}); replay it") from e
         except CriuError as e:
             raise BackendError(f"could not thaw {n} clones of {image.path}: {e}") from e
         finally:
@@ -247,17 +375,30 @@ class CriuBackend(Backend):
         self.theorem = theorem
         if self.store is None:
             self.store = ImageStore(self.image_root, budget=self.image_budget)
-        try:
-            with anyio.CancelScope(shield=True):  # spawn runs in a thread: never drop its result
-                proc = await aio.spawn(self.argv())
-        except CriuError as e:
-            raise BackendError(f"criu backend could not spawn {self.argv()}: {e}") from e
-        self._clones.add(proc)
+        header: Header | None = None
+        if self.header_images is not None and theorem.imports:
+            got = await self.header_images.get(self.argv(), theorem.imports, timings=self.timings,
+                                               timeout=self.open_timeout)
+            if isinstance(got, Outcome):
+                return got
+            header = got
+            (proc,) = await self._thaw_image(header.image, 1, what=f"the header image of {theorem.name}")
+        else:
+            try:
+                with anyio.CancelScope(shield=True):  # spawn runs in a thread: never drop its result
+                    proc = await aio.spawn(self.argv())
+            except CriuError as e:
+                raise BackendError(f"criu backend could not spawn {self.argv()}: {e}") from e
+            self._clones.add(proc)
         client = _repl.attach_client(proc, timeout=self.open_timeout)
         session = next(self._session)
         park = False
         try:
-            opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
+            if header is None:
+                opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
+            else:
+                opened = await _state_theorem(client, theorem, header.env, timings=self.timings,
+                                              timeout=self.open_timeout)
             if not opened.outcome.ok:
                 return opened.outcome
             image = await self._freeze(proc, None, frozenset({session}))
@@ -270,7 +411,8 @@ class CriuBackend(Backend):
             park = True
             return out
         except _repl.ReplError as e:
-            raise BackendError(f"criu backend could not open {theorem.name} in a fresh repl: {e}") from e
+            where = "a clone of its header image" if header is not None else "a fresh repl"
+            raise BackendError(f"criu backend could not open {theorem.name} in {where}: {e}") from e
         finally:
             await _repl.close_client(client)
             with anyio.CancelScope(shield=True):

@@ -1,0 +1,38 @@
+"""A criu run shares one post-import header image across its theorems: the header is imported once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from experiments.runner import run_experiment
+
+from .conftest import SMALL, make_config
+from .test_exp_run import check_run_dir
+
+HEADER = """
+[env]
+imports = ["Mathlib"]
+library_size = 50
+"""
+
+
+def test_criu_run_imports_the_header_once(tmp_path, criu):
+    root = Path(os.environ["CRYO_IMAGE_ROOT"])
+    before = set(os.listdir(root)) if root.exists() else set()
+    outcome = run_experiment(make_config(tmp_path, backend="criu", extra=HEADER))
+    rows = check_run_dir(outcome.output_dir, "criu")
+    assert len(rows) == 3 == len(SMALL)
+    assert outcome.header_builds == 1
+    # the header build is timed as the first theorem's import; the others thaw the header image instead
+    assert rows[0].time["import"] > 0
+    assert [r.time["import"] for r in rows[1:]] == [0.0, 0.0]
+    assert all(r.time["thaw"] > 0 for r in rows)
+    after = set(os.listdir(root)) if root.exists() else set()
+    assert after - before == set(), f"header images left under {root}: {sorted(after - before)}"
+
+
+def test_non_criu_run_builds_no_header_image(tmp_path):
+    outcome = run_experiment(make_config(tmp_path, backend="native", names=SMALL[:1], extra=HEADER))
+    check_run_dir(outcome.output_dir, "native", names=SMALL[:1])
+    assert outcome.header_builds == 0
