@@ -133,3 +133,19 @@ def test_close_removes_the_header_images(criu, no_leaks):
     headers.close()
     headers.close()  # idempotent
     assert not path.exists() and headers.images() == []
+
+
+def test_a_damaged_header_image_is_rebuilt(criu, no_leaks):
+    async def main():
+        with HeaderImages() as headers:
+            first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
+            (image,) = headers.images()
+            pages = max(Path(image.path).glob("pages-*.img"), key=lambda p: p.stat().st_size)
+            pages.write_bytes(b"")  # damaged: the manifest no longer matches
+            second = await _search(with_mathlib(IMP_TRANS), IMP_TRANS_TACTICS, headers)
+            return first, second, headers.builds, image
+
+    first, second, builds, old = anyio.run(main)
+    assert first.verified and second.verified, (second.stopped_by, second.errors)
+    assert builds == 2 and old.removed
+    assert any("header image" in e["message"] for e in second.errors), second.errors

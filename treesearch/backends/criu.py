@@ -142,6 +142,15 @@ class HeaderImages:
             with anyio.CancelScope(shield=True):
                 await aio.aclose(proc)
 
+    def forget(self, header: Header) -> None:
+        """Drop and remove ``header`` (e.g. its image is damaged); the next ``get`` of its key rebuilds it."""
+        for key, h in list(self._headers.items()):
+            if h is header:
+                del self._headers[key]
+        if not header.image.removed:
+            header.image.unpin()
+            header.image.remove()
+
     def close(self) -> None:
         """Remove every header image (idempotent)."""
         self._closed = True
@@ -382,7 +391,11 @@ class CriuBackend(Backend):
             if isinstance(got, Outcome):
                 return got
             header = got
-            (proc,) = await self._thaw_image(header.image, 1, what=f"the header image of {theorem.name}")
+            try:
+                (proc,) = await self._thaw_image(header.image, 1, what=f"the header image of {theorem.name}")
+            except StateLost as e:  # a damaged header image: the next open rebuilds it
+                self.header_images.forget(header)
+                raise BackendError(f"criu backend could not open {theorem.name}: {e}") from e
         else:
             try:
                 with anyio.CancelScope(shield=True):  # spawn runs in a thread: never drop its result
