@@ -56,7 +56,8 @@ async def search(
         if resume_from is not None:
             driver.load(resume_from, budget=budget)
         result = await driver.run()
-        proof = extract_proof(result.tree)
+        # An open that failed leaves an empty placeholder tree, which must not be read as a proof.
+        proof = extract_proof(result.tree) if result.proved else None
         if recheck and proof is not None:
             try:
                 result.recheck = await recheck_proof(theorem, proof, argv=be.recheck_argv(),
