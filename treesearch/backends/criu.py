@@ -197,7 +197,7 @@ class CriuBackend(Backend):
                  image_budget: int | str | None = None, image_root: str | None = None,
                  open_timeout: float = 120.0, memory_limit: int | None = None,
                  header_images: HeaderImages | None = None) -> None:
-        super().__init__(tactic_timeout=tactic_timeout)
+        super().__init__(tactic_timeout=tactic_timeout, argv=argv)
         self.memory_limit = memory_limit
         if freeze not in (EAGER, LAZY):
             raise BackendError(f"criu freeze must be {EAGER!r} or {LAZY!r}, got {freeze!r}")
@@ -214,7 +214,6 @@ class CriuBackend(Backend):
         if header_images is not None and not isinstance(header_images, HeaderImages):
             raise BackendError(f"criu header_images must be a HeaderImages, got {type(header_images).__name__}")
         self.header_images = header_images
-        self._argv = list(argv) if argv else None
         self.store: Any = None
         self.root_handle: CriuHandle | None = None
         self._clones: set[Any] = set()
@@ -231,16 +230,6 @@ class CriuBackend(Backend):
         self._closed = False
         self.evicted_rebuilds = 0
         self.warm_hits = 0
-
-    def argv(self) -> list[str]:
-        if self._argv is None:
-            from lean_env.repl_cmd import minilean_argv
-
-            self._argv = minilean_argv()
-        return self._argv
-
-    def recheck_argv(self) -> list[str]:
-        return self.argv()
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "freeze": self.freeze_mode, "clones": self.clones_mode,
