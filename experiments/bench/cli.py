@@ -109,7 +109,8 @@ def _search(args: argparse.Namespace, out: Path) -> int:
     return _run_part("search", out, quick, lambda: run_search(
         out, library_size=s["library_size"], theorems=theorems, backends=backends,
         max_expansions=s["max_expansions"], time_limit=s["time_limit"],
-        criu_freeze=getattr(args, "criu_freeze", None) or "lazy"))
+        criu_freeze=getattr(args, "criu_freeze", None) or "lazy",
+        criu_keep_warm=getattr(args, "criu_keep_warm", None)))
 
 
 def _profile(args: argparse.Namespace, out: Path) -> int:
@@ -209,6 +210,8 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-expansions", dest="search_max_expansions", type=int, help="per theorem (default 24)")
     p.add_argument("--time-limit", dest="search_time_limit", type=float, help="seconds per theorem (default 90)")
     p.add_argument("--criu-freeze", choices=("eager", "lazy"), help="criu backend freeze mode (default lazy)")
+    p.add_argument("--criu-keep-warm", dest="criu_keep_warm", type=int,
+                   help="criu clones kept running between expansions (default: workers, the pools' size)")
 
 
 def _profile_args(p: argparse.ArgumentParser) -> None:

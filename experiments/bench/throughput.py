@@ -30,7 +30,7 @@ QUICK_THEOREMS = ("basic_id", "basic_and_intro")
 
 def search_config_text(*, library_size: int | None, theorems: Sequence[str], max_expansions: int,
                        time_limit: float, tactics_per_expansion: int, workers: int, criu_freeze: str,
-                       image_budget: str, cwd: str | None = None) -> str:
+                       image_budget: str, cwd: str | None = None, criu_keep_warm: int | None = None) -> str:
     """The experiment config (TOML) every backend runs with."""
     import tomllib
 
@@ -41,6 +41,7 @@ def search_config_text(*, library_size: int | None, theorems: Sequence[str], max
         (f"cwd = {json.dumps(cwd)}\n" if cwd else "") +
         f"\n[backend]\nworkers = {int(workers)}\nimage_budget = {json.dumps(image_budget)}\n"
         f"freeze = {json.dumps(criu_freeze)}\n"
+        f"keep_warm = {int(workers if criu_keep_warm is None else criu_keep_warm)}\n"
         f"\n[search]\nalgorithm = \"best-first\"\nmax_expansions = {int(max_expansions)}\n"
         f"time_limit = {float(time_limit)}\ntactic_timeout = 60.0\n"
         f"tactics_per_expansion = {int(tactics_per_expansion)}\nseed = 0\n"
@@ -55,8 +56,11 @@ def search_config_text(*, library_size: int | None, theorems: Sequence[str], max
 def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence[str] = DEFAULT_THEOREMS,
                backends: Sequence[str] = BACKENDS, max_expansions: int = 24, time_limit: float = 90.0,
                tactics_per_expansion: int = 4, workers: int = 2, criu_freeze: str = "lazy",
-               image_budget: str = "3GiB") -> dict[str, Any]:
-    """Run the comparison into a new directory under `out`; per-backend figures and where the runs are."""
+               image_budget: str = "3GiB", criu_keep_warm: int | None = None) -> dict[str, Any]:
+    """Run the comparison into a new directory under `out`; per-backend figures and where the runs are.
+
+    ``criu_keep_warm`` (default: ``workers``) warm clones give criu as many live repls as the pickle-warm and
+    native pools hold, for the equal-memory comparison."""
     from experiments.compare import compare_backends
     from experiments.config import ConfigError, parse_config
 
@@ -68,7 +72,8 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
     try:
         text = search_config_text(library_size=library_size, theorems=theorems, max_expansions=max_expansions,
                                   time_limit=time_limit, tactics_per_expansion=tactics_per_expansion,
-                                  workers=workers, criu_freeze=criu_freeze, image_budget=image_budget, cwd=cwd)
+                                  workers=workers, criu_freeze=criu_freeze, image_budget=image_budget, cwd=cwd,
+                                  criu_keep_warm=criu_keep_warm)
         try:
             config = parse_config(text, source="<cryo bench search>")
         except ConfigError as e:
@@ -105,7 +110,8 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
         "settings": {"library_size": library_size, "theorems": list(theorems), "backends": list(backends),
                      "max_expansions": max_expansions, "time_limit_s": time_limit,
                      "tactics_per_expansion": tactics_per_expansion, "workers": workers,
-                     "criu_freeze": criu_freeze, "image_budget": image_budget, "recheck": False},
+                     "criu_freeze": criu_freeze, "image_budget": image_budget, "recheck": False,
+                     "criu_keep_warm": workers if criu_keep_warm is None else criu_keep_warm},
         "run_dir": str(run_dir),
         "config": text,
         "backends": per,
@@ -150,7 +156,8 @@ def search_markdown(res: dict[str, Any]) -> str:
         f"MiniLean with `import Mathlib` (library size {lib}); {len(st['theorems'])} bundled theorems "
         f"({', '.join(st['theorems'])}); equal budgets: {st['max_expansions']} expansions and "
         f"{st['time_limit_s']:g} s per theorem, {st['tactics_per_expansion']} tactics per expansion, "
-        f"{st['workers']} workers, best-first, seed 0; criu freeze = {st['criu_freeze']}; no re-check. "
+        f"{st['workers']} workers, best-first, seed 0; criu freeze = {st['criu_freeze']}, "
+        f"keep_warm = {st.get('criu_keep_warm', 0)}; no re-check. "
         f"Runs: `{res['run_dir']}`.",
         "",
         markdown_table(["backend", "proved", "theorems/min", "expansions/s", "median expansion", "search wall",
