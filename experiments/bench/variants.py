@@ -1,7 +1,7 @@
 """`cryo bench variants`: the criu backend as it is, a prototype of it that thaws lazily, and it with warm clones.
 
-The prototype (`LazyThawCriuBackend`) is the treesearch criu backend with one change: its restores go through
-userfaultfd (`thaw_many(..., lazy=True)`), so a clone answers after loading only the pages it touches.  The
+The lazy variant is the treesearch criu backend with `lazy_thaw=True`: its restores go through userfaultfd
+(`thaw_many(..., lazy=True)`), so a clone answers after loading only the pages it touches.  The
 third variant keeps up to `keep_warm` clones running between expansions (the backend's own knob).  All run
 through `treesearch.search` on the same theorems with the same budget, proposer, selector and seed, one fresh
 backend per theorem (as `cryo run` does).
@@ -14,52 +14,10 @@ from typing import Any, Sequence
 
 from experiments.bench.common import markdown_table, ratio
 
-__all__ = ["LazyThawCriuBackend", "VARIANT_THEOREMS", "run_variants", "variants_markdown"]
+__all__ = ["VARIANT_THEOREMS", "run_variants", "variants_markdown"]
 
 # A shallow and a deep half of the search part's theorems.
 VARIANT_THEOREMS = ("basic_id", "basic_and_intro", "comm_and", "curry")
-
-
-def _lazy_backend_class() -> type:
-    from treesearch.backends.criu import CriuBackend
-
-    class LazyThawCriuBackend(CriuBackend):
-        """CriuBackend whose expansions thaw lazily (a bench prototype, not a registered backend)."""
-
-        name = "criu-lazythaw"
-
-        async def _thaw(self, handle: Any, n: int) -> list[Any]:
-            import anyio
-
-            from criu_backend import CriuError, ImageCorrupt, aio
-            from treesearch.errors import BackendError, StateLost
-
-            # the backend's own lookup (a state may live in an image its expansion shares with siblings)
-            image = self._image_of(handle) if hasattr(self, "_image_of") else handle.image
-            if image is None or image.removed:
-                raise StateLost(f"the image of state {handle.serial} was evicted; replay it")
-            image.pin()
-            t0 = time.perf_counter()
-            try:
-                with anyio.CancelScope(shield=True):
-                    procs = await aio.thaw_many(image, n, lazy=True)
-            except ImageCorrupt as e:
-                raise StateLost(f"the image of state {handle.serial} is gone or damaged ({e}); replay it") from e
-            except CriuError as e:
-                raise BackendError(f"could not thaw {n} clones of {image.path}: {e}") from e
-            finally:
-                image.unpin()
-                self.timings.add("thaw", time.perf_counter() - t0, n=n)
-            self._clones.update(procs)
-            return procs
-
-    return LazyThawCriuBackend
-
-
-def __getattr__(name: str) -> Any:
-    if name == "LazyThawCriuBackend":
-        return _lazy_backend_class()
-    raise AttributeError(name)
 
 
 def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expansions: int, time_limit: float,
@@ -82,7 +40,7 @@ def run_variants(*, theorems: Sequence[str], library_size: int | None, max_expan
     criu = {"freeze": freeze, "image_budget": parse_size(image_budget)}
     variants: dict[str, tuple[type, dict[str, Any]]] = {
         "criu": (CriuBackend, criu),
-        "criu + lazy thaw": (_lazy_backend_class(), criu),
+        "criu + lazy thaw": (CriuBackend, {**criu, "lazy_thaw": True}),
         f"criu, keep_warm={keep_warm}": (CriuBackend, {**criu, "keep_warm": keep_warm}),
         f"native ({workers} workers, reference)": (NativeBackend, {"pool_size": workers}),
     }

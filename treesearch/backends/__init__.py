@@ -26,7 +26,8 @@ def make_backend(name: str, **settings: Any) -> Backend:
 
     criu: ``clones="per-expansion"|"per-tactic"`` (one clone runs all K tactics and is frozen once, or one
     clone per tactic), ``keep_warm`` (clones kept running for later expansions, default 0),
-    ``freeze="eager"|"lazy"``, ``image_budget`` (bytes), ``image_root``, ``header_images`` (a
+    ``freeze="eager"|"lazy"``, ``lazy_thaw`` (restore pages on demand through userfaultfd), ``image_budget``
+    (bytes), ``image_root``, ``header_images`` (a
     ``treesearch.backends.criu.HeaderImages`` shared by the backends of a run: theorems with imports are
     stated on a clone of one post-import header image per (argv, cwd, imports) instead of re-importing).
     pickle / pickle-warm: ``pool_size`` (warm only), ``root`` (directory for pickle files).

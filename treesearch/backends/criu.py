@@ -196,8 +196,9 @@ class CriuBackend(Backend):
                  freeze: str = EAGER, clones: str = PER_EXPANSION, keep_warm: int = 0,
                  image_budget: int | str | None = None, image_root: str | None = None,
                  open_timeout: float = 120.0, memory_limit: int | None = None,
-                 header_images: HeaderImages | None = None) -> None:
+                 header_images: HeaderImages | None = None, lazy_thaw: bool = False) -> None:
         super().__init__(tactic_timeout=tactic_timeout, argv=argv)
+        self.lazy_thaw = bool(lazy_thaw)  # restore pages on demand through userfaultfd (criu lazy-pages)
         self.memory_limit = memory_limit
         if freeze not in (EAGER, LAZY):
             raise BackendError(f"criu freeze must be {EAGER!r} or {LAZY!r}, got {freeze!r}")
@@ -233,6 +234,7 @@ class CriuBackend(Backend):
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "freeze": self.freeze_mode, "clones": self.clones_mode,
+                "lazy_thaw": self.lazy_thaw,
                 "keep_warm": self.keep_warm, "image_budget": self.image_budget, "argv": self.argv()}
 
     def apply_budget(self, *, image_bytes: int | None) -> None:
@@ -300,7 +302,7 @@ class CriuBackend(Backend):
             # Shielded: a restore cancelled half-way can leave a half-restored process that nobody owns
             # (criu killed before it wrote the pidfile); a restore takes tens of milliseconds.
             with anyio.CancelScope(shield=True):
-                procs = await aio.thaw_many(image, n)
+                procs = await aio.thaw_many(image, n, lazy=self.lazy_thaw)
         except ImageCorrupt as e:
             raise StateLost(f"{what} is gone or damaged ({e}); replay it") from e
         except CriuError as e:
