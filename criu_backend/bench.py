@@ -44,8 +44,8 @@ for line in sys.stdin:
 """
 
 
-def _ask(proc, word: str | None = "ping", timeout: float = 120.0) -> str:
-    """Send ``word`` (None: send nothing) and return the next line."""
+def ask_line(proc, word: str | None = "ping", timeout: float = 120.0) -> str:
+    """Send ``word`` (None: send nothing) and return the next line; TimeoutError / EOFError otherwise."""
     if word is not None:
         os.write(proc.stdin, (word + "\n").encode())
     buf = b""
@@ -158,10 +158,10 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
         for size in sizes:
             row: dict[str, Any] = {}
             with cb.spawn([sys.executable, "-c", TARGET, str(size)]) as orig:
-                if _ask(orig, None, timeout=300) != "ready":
+                if ask_line(orig, None, timeout=300) != "ready":
                     raise RuntimeError("target did not start")
                 t = time.perf_counter()
-                _ask(orig, "fork")
+                ask_line(orig, "fork")
                 row["fork_reply_s"] = time.perf_counter() - t
                 freezes = []
                 for _ in range(repeat):
@@ -178,7 +178,7 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
                         time.sleep(cold_wait)
                     t = time.perf_counter()
                     clone = cb.thaw(image)
-                    _ask(clone)
+                    ask_line(clone)
                     row[f"thaw_reply_{state}_s"] = time.perf_counter() - t
                     row[f"criu_restore_{state}_s"] = clone.thaw_seconds
                     if state == "warm":
@@ -189,7 +189,7 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
                     clone.close()
                 t = time.perf_counter()
                 clone = cb.thaw(image, lazy=True)
-                _ask(clone)
+                ask_line(clone)
                 row["thaw_reply_lazy_s"] = time.perf_counter() - t
                 clone.settle(300)
                 row["lazy_settled_s"] = time.perf_counter() - t
@@ -198,7 +198,7 @@ def run(sizes: list[int], fanouts: list[int], fanout_size: int, cold_wait: float
                     time.sleep(cold_wait)
                     t = time.perf_counter()
                     clone = pool.take()
-                    _ask(clone)
+                    ask_line(clone)
                     row["pool_take_reply_s"] = time.perf_counter() - t
                 clone.close()
                 if size == fanout_size:

@@ -102,21 +102,12 @@ for line in sys.stdin:
 
 
 def _ask(proc: Any, word: str | None, timeout: float = 300.0) -> str:
-    import os
-    import select
+    from criu_backend.bench import ask_line
 
-    if word is not None:
-        os.write(proc.stdin, (word + "\n").encode())
-    buf = b""
-    while not buf.endswith(b"\n"):
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        if not ready:
-            raise BenchError(f"pid {proc.pid} did not answer {word!r} within {timeout} s")
-        chunk = os.read(proc.stdout, 4096)
-        if not chunk:
-            raise BenchError(f"pid {proc.pid} closed stdout: {proc.stderr_tail()[-300:]!r}")
-        buf += chunk
-    return buf.decode().strip()
+    try:
+        return ask_line(proc, word, timeout)
+    except (TimeoutError, EOFError) as e:
+        raise BenchError(str(e)) from e
 
 
 def run_mapped(*, size_mb: int, repeat: int) -> dict[str, Any]:
