@@ -51,26 +51,32 @@ def pidfd_wait_exit(pidfd: int, timeout: float | None) -> bool:
     return bool(ready)
 
 
-def start_time(pid: int) -> int | None:
-    """Process start time in clock ticks since boot (field 22 of /proc/PID/stat), None if gone."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (field 3, the state, first); None if gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    fields = data[data.rindex(b")") + 2 :].split()
-    return int(fields[19])
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    """Process start time in clock ticks since boot (field 22 of /proc/PID/stat), None if gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a killed process stays in /proc until it is reaped)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X")
 
 
 def session_id(pid: int) -> int | None:
     """Session id of ``pid`` (field 6 of /proc/PID/stat), None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = data[data.rindex(b")") + 2 :].split()
-    return int(fields[3])
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[3])
 
 
 def ns_pid(pid: int) -> int | None:

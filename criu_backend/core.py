@@ -280,8 +280,8 @@ class FreezeJob:
         if proc is not None and (proc.closed or proc.poll() is not None):
             raise TargetGone(self._gone_message("before the freeze", proc.returncode), pid=pid,
                              returncode=proc.returncode)
-        if _sys.start_time(pid) is None:
-            raise TargetGone(f"process {pid} does not exist; nothing to freeze", pid=pid)
+        if not _sys.running(pid):
+            raise TargetGone(f"process {pid} does not exist or has exited; nothing to freeze", pid=pid)
         if proc is not None:
             proc.settle()  # a lazily thawed copy: let its lazy-pages daemon finish before dumping
         self.stdio = _stdio_links(pid)
@@ -363,7 +363,7 @@ class FreezeJob:
         if rc != 0:
             log = _read_text(self.dir / "dump.log") + ("\n" + err_text if err_text.strip() else "")
             self._discard_dir()
-            alive = _sys.start_time(self.pid) is not None and (self.proc is None or self.proc.poll() is None)
+            alive = _sys.running(self.pid) and (self.proc is None or self.proc.poll() is None)
             if not alive:
                 prc = self.proc.returncode if self.proc is not None else None
                 raise TargetGone(self._gone_message("during the freeze", prc) +
