@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .errors import ElabError
 from .expr import (ANY_LEVEL, App, BVar, Const, Decide, DLam, Expr, FVar, INT, Lam, MVar, NAT, Num, Pi, PROP, Sort,
-                   Sorry, abstract, fresh_id, get_app_fn_args, instantiate, mk_app)
+                   Sorry, abstract, fresh_id, get_app_fn_args, instantiate, mk_app, head_beta)
 
 
 class KernelError(ElabError):
@@ -207,12 +207,7 @@ class Reducer:
                     e = mk_app(self.mctx.assign[fn.id], *args)
                     continue
                 if type(fn) is Lam:
-                    body = fn
-                    i = 0
-                    while type(body) is Lam and i < len(args):
-                        body = instantiate(body.body, args[i])
-                        i += 1
-                    e = mk_app(body, *args[i:])
+                    e = head_beta(e)
                     continue
                 if type(fn) is Const:
                     r = self.eval_builtin(fn.name, args)
