@@ -95,12 +95,7 @@ class NativeBackend(Backend):
             for w in self.workers:
                 tg.start_soon(one, w)
         if failures:
-            with anyio.CancelScope(shield=True):
-                for w in self.workers:
-                    if w.client is not None:
-                        await _repl.close_client(w.client)
-                        w.client = None
-                    w.alive = False
+            await self._stop_workers()
             raise BackendError(f"native backend could not start its repls: {'; '.join(failures)}")
         first = results[0]
         if not first.ok:
@@ -195,13 +190,17 @@ class NativeBackend(Backend):
         return [p for w in self.workers if w.client is not None and w.alive
                 for p in [_repl.client_pid(w.client)] if p is not None]
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def _stop_workers(self) -> None:
+        """End every worker's repl (shielded: this runs on error and cancellation paths too)."""
         with anyio.CancelScope(shield=True):
             for w in self.workers:
                 if w.client is not None:
                     await _repl.close_client(w.client)
                     w.client = None
                 w.alive = False
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._stop_workers()
