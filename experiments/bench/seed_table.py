@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from experiments.bench.common import SEED, TARGETS, BenchError, Stopwatch, fmt_ratio, markdown_table, median, ratio
+from lean_env.minilean.bench import rss_mb
 
 __all__ = ["HEADER", "PAYLOAD", "run_seed", "seed_markdown", "dir_bytes", "bare_restore_reply"]
 
@@ -36,14 +37,6 @@ def dir_bytes(path: str | os.PathLike[str]) -> int:
         for name in files:
             total += os.lstat(os.path.join(root, name)).st_blocks * 512
     return total
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _check_reply(reply: Any, what: str) -> None:
@@ -174,7 +167,7 @@ def run_seed(*, library_size: int | None = None, repeat: int = 3, cold_wait: flo
                             reply = client.command(HEADER)
                         _check_reply(reply, "import")
                         s["import_s"].append(sw.seconds)
-                        s["rss_after_import_mb"].append(_rss_mb(proc.pid))
+                        s["rss_after_import_mb"].append(rss_mb(proc.pid))
                         path = pickle_dir / f"env{i}.olean"
                         with Stopwatch() as sw:
                             _check_reply(client.pickle_to(str(path), env=reply.env), "pickleTo")

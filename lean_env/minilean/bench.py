@@ -27,7 +27,8 @@ def _talk(proc: subprocess.Popen, req: dict) -> dict:
         lines.append(line)
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` in MB (VmRSS), NaN when /proc does not say."""
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -45,7 +46,7 @@ def measure(library_size: int, *, steps: int) -> dict:
         t1 = time.perf_counter()
         _talk(proc, {"cmd": "import Mathlib"})
         import_s = time.perf_counter() - t1
-        rss = _rss_mb(proc.pid)
+        rss = rss_mb(proc.pid)
         r = _talk(proc, {"cmd": "theorem t (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r := by sorry", "env": 0})
         root = r["sorries"][0]["proofState"]
         script = ["apply And.intro", "exact h1.left", "apply h2", "exact h1.right"]
