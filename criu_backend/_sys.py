@@ -7,6 +7,7 @@ import errno
 import os
 import select
 import signal
+import subprocess
 import threading
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -49,6 +50,24 @@ def pidfd_wait_exit(pidfd: int, timeout: float | None) -> bool:
     """Block until the process behind ``pidfd`` exits; False on timeout."""
     ready, _, _ = select.select([pidfd], [], [], timeout)
     return bool(ready)
+
+
+def wait_popen(popen: subprocess.Popen, timeout: float | None) -> int:
+    """``popen.wait(timeout)`` without its polling: CPython waits with a timeout by sleeping in steps that double
+    up to 50 ms, which added ~15 ms to every 50 ms criu restore.  Here the wait blocks on a pidfd, which turns
+    readable the moment the child exits; raises subprocess.TimeoutExpired like ``Popen.wait``."""
+    if timeout is None or popen.poll() is not None:
+        return popen.wait()
+    try:
+        pidfd = os.pidfd_open(popen.pid)
+    except ProcessLookupError:
+        return popen.wait()
+    try:
+        if not pidfd_wait_exit(pidfd, timeout):
+            raise subprocess.TimeoutExpired(popen.args, timeout)
+    finally:
+        os.close(pidfd)
+    return popen.wait()
 
 
 def _stat_fields(pid: int) -> list[bytes] | None:

@@ -126,7 +126,7 @@ def _kill_criu(popen: subprocess.Popen, *, own_group: bool) -> None:
 def _wait_criu(popen: subprocess.Popen, action: str, where: Path, abort) -> int:
     """Wait for a criu run; after CRIU_TIMEOUT seconds kill it, clean up through ``abort`` and raise."""
     try:
-        return popen.wait(CRIU_TIMEOUT)
+        return _sys.wait_popen(popen, CRIU_TIMEOUT)
     except subprocess.TimeoutExpired as e:
         abort()
         raise CriuRefused(f"criu {action} for {where} did not finish within {CRIU_TIMEOUT:.0f} s and was killed",

@@ -108,7 +108,7 @@ class Proc:
                 raise TimeoutError(f"process {self.pid} ({' '.join(self.argv)[:80]}) still running after {timeout} s")
             if self._popen is not None:
                 try:
-                    self._popen.wait(left)
+                    _sys.wait_popen(self._popen, left)
                 except subprocess.TimeoutExpired:
                     continue
             elif not self._closed:
@@ -210,7 +210,7 @@ class Helper:
 
     def wait(self, timeout: float | None = None) -> int:
         try:
-            return self.popen.wait(timeout)
+            return _sys.wait_popen(self.popen, timeout)
         except subprocess.TimeoutExpired as e:
             raise TimeoutError(f"helper pid {self.popen.pid} still running after {timeout} s") from e
 
