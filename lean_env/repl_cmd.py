@@ -18,17 +18,23 @@ def minilean_argv(
     imports: Sequence[str] = (),
     *,
     python: str | None = None,
+    library_storage: str | None = None,
 ) -> list[str]:
     """``[python, "-m", "lean_env.minilean", ...]``: the embedded prover.
 
     ``library_size`` becomes ``--library-size N``; ``imports`` (module names a header may import) become
-    ``--modules A,B``.
+    ``--modules A,B``; ``library_storage`` (``heap`` or ``mmap``, see :mod:`lean_env.minilean.library`) becomes
+    ``--library-storage S``.
     """
     argv = [python or sys.executable, "-m", "lean_env.minilean"]
     if library_size is not None:
         if library_size < 0:
             raise ValueError(f"library_size must be >= 0, got {library_size}")
         argv += ["--library-size", str(library_size)]
+    if library_storage is not None:
+        if library_storage not in ("heap", "mmap"):
+            raise ValueError(f"library_storage must be heap or mmap, got {library_storage!r}")
+        argv += ["--library-storage", library_storage]
     if imports:
         argv += ["--modules", ",".join(imports)]
     return argv

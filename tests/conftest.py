@@ -5,6 +5,8 @@
   "Ours" means a descendant of pytest, or any process whose environment carries this session's marker
   ``CRYO_TEST_SESSION`` (set here, inherited by everything the tests start, and restored by CRIU with the
   rest of a frozen process) -- so concurrent test runs on one machine never count each other's processes.
+* MiniLean's premise-index cache (library storage ``mmap``) is a private directory of this session
+  (``CRYO_MINILEAN_CACHE``), removed at the end.
 * ``criu`` fixture: the CRIU binary; *fails* (never skips) when CRIU is missing or broken.
 """
 
@@ -54,15 +56,19 @@ def pytest_configure(config: pytest.Config) -> None:
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ["CRYO_IMAGE_ROOT"] = str(root)
     os.environ[SESSION_ENV] = session
+    cache = Path(f"/tmp/cryo-test-minilean-cache-{session[:12]}")
+    os.environ["CRYO_MINILEAN_CACHE"] = str(cache)
+    config._cryo_minilean_cache = cache  # type: ignore[attr-defined]
     config._cryo_image_root = root  # type: ignore[attr-defined]
     config._cryo_started = time.time() - 1.0  # type: ignore[attr-defined]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove the session's image root even when no test ran (e.g. collection failed)."""
-    root = getattr(config, "_cryo_image_root", None)
-    if root is not None:
-        shutil.rmtree(root, ignore_errors=True)
+    for attr in ("_cryo_image_root", "_cryo_minilean_cache"):
+        path = getattr(config, attr, None)
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
