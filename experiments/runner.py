@@ -64,7 +64,8 @@ def repl_argv(config: ExperimentConfig) -> list[str]:
     if env.command:
         argv = list(env.command)
     else:
-        argv = list(minilean_argv(library_size=env.library_size, imports=tuple(env.imports)))
+        argv = list(minilean_argv(library_size=env.library_size, imports=tuple(env.imports),
+                                  library_storage=env.library_storage))
     if env.cwd is not None:
         # The backends start processes in the current directory; coreutils `env --chdir` moves the repl.
         argv = ["env", f"--chdir={env.cwd}", *argv]

@@ -75,6 +75,8 @@ def test_unknown_section_lists_sections(tmp_path):
         ("[policy]\nproposer = \"not a path!\"\n", "dotted path"),
         ("[compare]\nbackends = [\"criu\", \"frozen\"]\n", "'frozen'"),
         ("[env]\nrepl = \"lake\"\nlibrary_size = 5\n", "only applies to repl = \"minilean\""),
+        ("[env]\nrepl = \"lake\"\nlibrary_storage = \"mmap\"\n", "library_storage = 'mmap' only applies"),
+        ("[env]\nlibrary_storage = \"disk\"\n", "'disk'"),
         ("backend = 3\n", "must be a table"),
         ("[env]\nimports = [\"Mathlib Foo\"]\n", "one module name"),
         ("[run\n", "not valid TOML"),
@@ -146,3 +148,10 @@ def test_criu_clone_settings_reach_the_backend():
         parse_config('[backend]\nclones = "per-node"\n')
     with pytest.raises(ConfigError, match="keep_warm"):
         parse_config("[backend]\nkeep_warm = -1\n")
+
+
+def test_library_storage_reaches_the_minilean_command_line():
+    from experiments.runner import repl_argv
+
+    assert repl_argv(parse_config('[env]\nlibrary_storage = "mmap"\n'))[-2:] == ["--library-storage", "mmap"]
+    assert "--library-storage" not in repl_argv(parse_config("[env]\n"))
