@@ -18,18 +18,18 @@ __all__ = ["register_bench", "add_run_all_arguments", "run_all", "main", "QUICK"
 
 # Settings of each part: the full run, and --quick.
 FULL = {
-    "seed": {"library_size": None, "repeat": 3, "cold_wait": 10.0},
+    "seed": {"library_size": None, "repeat": 3, "cold_wait": 10.0, "storages": ["heap", "mmap"]},
     "snapshot": {"sizes": [30, 100, 450, 1000], "fanouts": [1, 2, 4, 8, 16], "fanout_size": 450, "cold_wait": 5.0,
                  "repeat": 3},
-    "search": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
+    "search": {"library_size": None, "max_expansions": 24, "time_limit": 90.0, "storages": ["heap", "mmap"]},
     "profile": {"library_size": None},
     "images": {"size_mb": 450, "repeat": 3},
     "variants": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
 }
 QUICK = {
-    "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5},
+    "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5, "storages": ["heap", "mmap"]},
     "snapshot": {"sizes": [20], "fanouts": [1, 2], "fanout_size": 20, "cold_wait": 0.5, "repeat": 1},
-    "search": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0},
+    "search": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0, "storages": ["mmap"]},
     "profile": {"library_size": 100},
     "images": {"size_mb": 20, "repeat": 1},
     "variants": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0},
@@ -84,12 +84,12 @@ def _settings(args: argparse.Namespace, part: str) -> dict[str, Any]:
 
 
 def _seed(args: argparse.Namespace, out: Path) -> int:
-    from experiments.bench.seed_table import run_seed
+    from experiments.bench.seed_table import run_seed_storages
 
     s = _settings(args, "seed")
     return _run_part("seed", out, bool(getattr(args, "quick", False)),
-                     lambda: run_seed(library_size=s["library_size"], repeat=s["repeat"], cold_wait=s["cold_wait"],
-                                      log=_log))
+                     lambda: run_seed_storages(s["storages"], library_size=s["library_size"], repeat=s["repeat"],
+                                               cold_wait=s["cold_wait"], log=_log))
 
 
 def _snapshot(args: argparse.Namespace, out: Path) -> int:
@@ -100,14 +100,14 @@ def _snapshot(args: argparse.Namespace, out: Path) -> int:
 
 
 def _search(args: argparse.Namespace, out: Path) -> int:
-    from experiments.bench.throughput import BACKENDS, DEFAULT_THEOREMS, QUICK_THEOREMS, run_search
+    from experiments.bench.throughput import BACKENDS, DEFAULT_THEOREMS, QUICK_THEOREMS, run_search_storages
 
     quick = bool(getattr(args, "quick", False))
     s = _settings(args, "search")
     theorems = _split(getattr(args, "theorems", None)) or list(QUICK_THEOREMS if quick else DEFAULT_THEOREMS)
     backends = _split(getattr(args, "backends", None)) or list(BACKENDS)
-    return _run_part("search", out, quick, lambda: run_search(
-        out, library_size=s["library_size"], theorems=theorems, backends=backends,
+    return _run_part("search", out, quick, lambda: run_search_storages(
+        out, s["storages"], library_size=s["library_size"], theorems=theorems, backends=backends,
         max_expansions=s["max_expansions"], time_limit=s["time_limit"],
         criu_freeze=getattr(args, "criu_freeze", None) or "lazy",
         criu_keep_warm=getattr(args, "criu_keep_warm", None)))
@@ -140,6 +140,17 @@ def _variants(args: argparse.Namespace, out: Path) -> int:
 
 def _split(text: str | None) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()] if text else []
+
+
+def _storages(text: str) -> list[str]:
+    from experiments.bench.seed_table import STORAGES
+
+    found = _split(text)
+    bad = [x for x in found if x not in STORAGES]
+    if bad or not found:
+        raise argparse.ArgumentTypeError(f"expected comma-separated library storages out of "
+                                         f"{', '.join(STORAGES)}, got {text!r}")
+    return found
 
 
 def _ints(text: str) -> list[int]:
@@ -201,10 +212,14 @@ def _seed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", dest="seed_repeat", type=int, help="samples per figure, median reported (default 3)")
     p.add_argument("--cold-wait", dest="seed_cold_wait", type=float,
                    help="idle seconds before a cold thaw (default 10)")
+    p.add_argument("--library-storage", dest="seed_storages", type=_storages, metavar="heap,mmap",
+                   help="MiniLean library storages to measure, one table column each (default heap,mmap)")
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library-size", dest="search_library_size", type=int, help="MiniLean library size (default 3000)")
+    p.add_argument("--library-storage", dest="search_storages", type=_storages, metavar="heap,mmap",
+                   help="MiniLean library storages, one comparison each (default heap,mmap)")
     p.add_argument("--theorems", metavar="A,B", help="bundled theorem names (default: 8 of the suite)")
     p.add_argument("--backends", metavar="A,B", help="backends (default criu,pickle,pickle-warm,native)")
     p.add_argument("--max-expansions", dest="search_max_expansions", type=int, help="per theorem (default 24)")

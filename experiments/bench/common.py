@@ -38,6 +38,7 @@ TARGETS = {
     "criu_vs_best_warm_tpm": 1.0,    # criu theorems/min >= best of pickle-warm, native
     "fanout8_vs_lazy1": 4.0,         # wall until 8 copies answer <= 4x one lazy thaw
     "thaw_vs_bare_criu": 1.2,        # cryo thaw-to-first-reply <= 1.2x a bare `criu restore` of the same image
+    "freeze_s": 0.2,                 # freeze of the ~450 MB repl (issue 2's target, carried into issue 7)
 }
 
 

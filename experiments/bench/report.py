@@ -36,14 +36,23 @@ def verdicts(parts: dict[str, Any]) -> list[Verdict]:
     out: list[Verdict] = []
     seed = parts.get("seed", {}).get("result")
     if seed:
-        m = seed["median"]
-        for key, label in (("thaw_reply_warm_s", "warm"), ("thaw_reply_cold_s", "cold"),
-                           ("lazy_reply_cold_s", "lazy, cold"), ("pool_take_reply_s", "thawed ahead of demand")):
-            out.append(Verdict(f"thaw-to-first-reply of the {seed['image_mb']:.0f} MB repl ({label}) <= 1/10 of "
-                               f"the seed's {SEED['thaw_reply_s']} s", m[key], TARGETS["thaw_reply_s"], False, "s"))
-        for key, label in (("reply_warm", "warm"), ("reply_cold", "cold")):
-            out.append(Verdict(f"cryo thaw / bare `criu restore` of the same image, to first reply ({label})",
-                               seed["overhead_vs_bare"][key], TARGETS["thaw_vs_bare_criu"], False))
+        from experiments.bench.seed_table import seed_by_storage
+
+        for st, r in seed_by_storage(seed).items():
+            m = r["median"]
+            size = f"{r['image_mb']:.0f} MB image, {m['rss_after_import_mb']:.0f} MB RSS"
+            for key, label in (("thaw_reply_warm_s", "warm"), ("thaw_reply_cold_s", "cold"),
+                               ("lazy_reply_cold_s", "lazy, cold"),
+                               ("pool_take_reply_s", "thawed ahead of demand")):
+                out.append(Verdict(f"thaw-to-first-reply of the repl, {st} storage ({size}; {label}) <= 1/10 "
+                                   f"of the seed's {SEED['thaw_reply_s']} s", m[key], TARGETS["thaw_reply_s"],
+                                   False, "s"))
+            out.append(Verdict(f"freeze of the repl, {st} storage ({size}) <= {TARGETS['freeze_s']:g} s "
+                               "(issue 2)", m["freeze_s"], TARGETS["freeze_s"], False, "s"))
+            for key, label in (("reply_warm", "warm"), ("reply_cold", "cold")):
+                out.append(Verdict(f"cryo thaw / bare `criu restore` of the same image, to first reply, {st} "
+                                   f"storage ({label})", r["overhead_vs_bare"][key], TARGETS["thaw_vs_bare_criu"],
+                                   False))
     snap = parts.get("snapshot", {}).get("result")
     if snap:
         from experiments.bench.snapshot import fanout_target
@@ -54,13 +63,14 @@ def verdicts(parts: dict[str, Any]) -> list[Verdict]:
                            fanout_target(snap), TARGETS["fanout8_vs_lazy1"], False))
     search = parts.get("search", {}).get("result")
     if search:
-        from experiments.bench.throughput import search_targets
+        from experiments.bench.throughput import search_by_storage, search_targets
 
-        t = search_targets(search)
-        out.append(Verdict("criu / pickle theorems per minute (import-heavy)", t.get("criu_vs_pickle_tpm"),
-                           TARGETS["criu_vs_pickle_tpm"], True))
-        out.append(Verdict("criu / best of pickle-warm and native, theorems per minute",
-                           t.get("criu_vs_best_warm_tpm"), TARGETS["criu_vs_best_warm_tpm"], True))
+        for st, r in search_by_storage(search).items():
+            t = search_targets(r)
+            out.append(Verdict(f"criu / pickle theorems per minute (import-heavy), {st} storage",
+                               t.get("criu_vs_pickle_tpm"), TARGETS["criu_vs_pickle_tpm"], True))
+            out.append(Verdict(f"criu / best of pickle-warm and native, theorems per minute, {st} storage",
+                               t.get("criu_vs_best_warm_tpm"), TARGETS["criu_vs_best_warm_tpm"], True))
     var = parts.get("variants", {}).get("result")
     if var and var.get("warm_over_native_tpm") is not None:
         out.append(Verdict(f"criu with keep_warm={var['settings'].get('keep_warm')} / native, theorems per minute "

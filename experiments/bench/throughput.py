@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from experiments.bench.common import TARGETS, BenchError, fmt_ratio, markdown_table, ratio
 
 __all__ = ["DEFAULT_THEOREMS", "QUICK_THEOREMS", "BACKENDS", "search_config_text", "run_search",
-           "search_markdown", "search_targets"]
+           "run_search_storages", "search_by_storage", "search_markdown", "search_targets"]
 
 BACKENDS = ("criu", "pickle", "pickle-warm", "native")
 # Bundled theorems from one tactic to about twenty expansions deep, so that both the per-theorem cost (the
@@ -30,11 +30,14 @@ QUICK_THEOREMS = ("basic_id", "basic_and_intro")
 
 def search_config_text(*, library_size: int | None, theorems: Sequence[str], max_expansions: int,
                        time_limit: float, tactics_per_expansion: int, workers: int, criu_freeze: str,
-                       image_budget: str, cwd: str | None = None, criu_keep_warm: int | None = None) -> str:
+                       image_budget: str, cwd: str | None = None, criu_keep_warm: int | None = None,
+                       library_storage: str | None = None) -> str:
     """The experiment config (TOML) every backend runs with."""
     import tomllib
 
     lib = "" if library_size is None else f"library_size = {int(library_size)}\n"
+    if library_storage is not None:
+        lib += f"library_storage = {json.dumps(library_storage)}\n"
     text = (
         "# written by cryo bench search\n"
         "[env]\nrepl = \"minilean\"\nimports = [\"Mathlib\"]\n" + lib +
@@ -56,7 +59,8 @@ def search_config_text(*, library_size: int | None, theorems: Sequence[str], max
 def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence[str] = DEFAULT_THEOREMS,
                backends: Sequence[str] = BACKENDS, max_expansions: int = 24, time_limit: float = 90.0,
                tactics_per_expansion: int = 4, workers: int = 2, criu_freeze: str = "lazy",
-               image_budget: str = "3GiB", criu_keep_warm: int | None = None) -> dict[str, Any]:
+               image_budget: str = "3GiB", criu_keep_warm: int | None = None,
+               library_storage: str | None = None) -> dict[str, Any]:
     """Run the comparison into a new directory under `out`; per-backend figures and where the runs are.
 
     ``criu_keep_warm`` (default: ``workers``) warm clones give criu as many live repls as the pickle-warm and
@@ -65,7 +69,7 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
     from experiments.config import ConfigError, parse_config
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = out / f"search-{stamp}"
+    run_dir = out / f"search-{library_storage or 'heap'}-{stamp}"
     # The repls run in a private working directory: criu serializes dumps of processes sharing a cwd
     # machine-wide (criu_backend._dumplock), so other programs dumping from this cwd would slow ours.
     cwd = tempfile.mkdtemp(prefix="cryo-bench-cwd-")
@@ -73,7 +77,7 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
         text = search_config_text(library_size=library_size, theorems=theorems, max_expansions=max_expansions,
                                   time_limit=time_limit, tactics_per_expansion=tactics_per_expansion,
                                   workers=workers, criu_freeze=criu_freeze, image_budget=image_budget, cwd=cwd,
-                                  criu_keep_warm=criu_keep_warm)
+                                  criu_keep_warm=criu_keep_warm, library_storage=library_storage)
         try:
             config = parse_config(text, source="<cryo bench search>")
         except ConfigError as e:
@@ -107,7 +111,8 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
     if missing:
         raise BenchError(f"no search rows for backend(s) {missing}; see {run_dir}")
     return {
-        "settings": {"library_size": library_size, "theorems": list(theorems), "backends": list(backends),
+        "settings": {"library_size": library_size, "library_storage": library_storage or "heap",
+                     "theorems": list(theorems), "backends": list(backends),
                      "max_expansions": max_expansions, "time_limit_s": time_limit,
                      "tactics_per_expansion": tactics_per_expansion, "workers": workers,
                      "criu_freeze": criu_freeze, "image_budget": image_budget, "recheck": False,
@@ -116,6 +121,16 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
         "config": text,
         "backends": per,
     }
+
+
+def run_search_storages(out: Path, storages: Sequence[str] = ("heap", "mmap"), **kwargs: Any) -> dict[str, Any]:
+    """:func:`run_search` once per MiniLean library storage; ``{"storages": {storage: result}}``."""
+    return {"storages": {st: run_search(out, library_storage=st, **kwargs) for st in storages}}
+
+
+def search_by_storage(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The per-storage results of a search part (one written before storages existed counts as heap)."""
+    return res["storages"] if "storages" in res else {"heap": res}
 
 
 def search_targets(res: dict[str, Any]) -> dict[str, float | None]:
@@ -142,6 +157,11 @@ def _mib(n: int) -> str:
 
 
 def search_markdown(res: dict[str, Any]) -> str:
+    by = search_by_storage(res)
+    return "\n\n".join(f"**Library storage {name}.** " + _search_markdown_one(r) for name, r in by.items())
+
+
+def _search_markdown_one(res: dict[str, Any]) -> str:
     st = res["settings"]
     lib = st["library_size"] if st["library_size"] is not None else "default (3000)"
     rows = []

@@ -77,17 +77,23 @@ def test_json_has_every_row(quick_run: Path) -> None:
         p = bench["parts"][part]
         assert p["quick"] is True
         assert len(p["machine_before"]["load_average"]) == 3
-    seed = bench["parts"]["seed"]["result"]
-    assert set(SEED_MEDIANS) <= set(seed["median"])
-    assert all(v >= 0 for v in seed["median"].values())
-    assert seed["image_bytes"] > 0 and seed["image_du_bytes"] > 0 and seed["pickle_kb"] > 0
-    assert seed["library_size"] == 100
+    seeds = bench["parts"]["seed"]["result"]["storages"]
+    assert set(seeds) == {"heap", "mmap"}
+    for storage, seed in seeds.items():
+        assert set(SEED_MEDIANS) <= set(seed["median"]), storage
+        assert all(v >= 0 for v in seed["median"].values()), storage
+        assert seed["image_bytes"] > 0 and seed["image_du_bytes"] > 0 and seed["pickle_kb"] > 0, storage
+        assert seed["library_size"] == 100 and seed["library_storage"] == storage
+    # the mapped premise index stays out of the image (a 100-lemma index is 14.5 MB)
+    assert seeds["heap"]["image_bytes"] - seeds["mmap"]["image_bytes"] > 10e6
     snap = bench["parts"]["snapshot"]["result"]
     assert set(snap["sizes"]) == {"20"} and set(SNAPSHOT_KEYS) <= set(snap["sizes"]["20"])
     assert set(snap["fanout"]) == {"1", "2"}
     for row in snap["fanout"].values():
         assert set(FANOUT_KEYS) <= set(row)
-    search = bench["parts"]["search"]["result"]
+    assert set(bench["parts"]["search"]["result"]["storages"]) == {"mmap"}
+    search = bench["parts"]["search"]["result"]["storages"]["mmap"]
+    assert search["settings"]["library_storage"] == "mmap"
     assert set(search["backends"]) == set(BACKENDS)
     for name, row in search["backends"].items():
         assert set(SEARCH_KEYS) <= set(row), name
@@ -103,7 +109,7 @@ def test_json_has_every_row(quick_run: Path) -> None:
     prof = bench["parts"]["profile"]["result"]
     assert prof["expand_s"] > 0 and prof["tactics"] and len(prof["outcomes"]) == len(prof["tactics"])
     names = [t["name"] for t in bench["targets"]]
-    assert len(names) == 10
+    assert len(names) == 2 * 7 + 1 + 2 + 1  # seed per storage, fan-out, search (one storage), variants
     for t in bench["targets"]:
         assert t["measured"] is not None and t["met"] in (True, False), t
 
@@ -113,9 +119,10 @@ def test_markdown_is_well_formed(quick_run: Path) -> None:
     for title in ("## Targets", "## 1. The seed's table", "## 2. Snapshot scaling", "## 2b. Smaller images",
                   "## 3. Search throughput", "## 3b. criu backend variants", "## Profile of one criu expansion"):
         assert title in report, title
-    seed = json.loads((quick_run / "seed.json").read_text())["result"]
+    seed = json.loads((quick_run / "seed.json").read_text())["result"]["storages"]["mmap"]
     for row in seed_rows(seed):
         assert f"| {row['name']} |" in report, row["name"]
+    assert "**Library storage mmap.**" in report
     for backend in BACKENDS:
         assert f"| {backend} |" in report
     tables = _tables(report)
