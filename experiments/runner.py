@@ -49,6 +49,7 @@ class RunOutcome:
     theorems: int
     errors: list[str] = field(default_factory=list)
     header_builds: int = 0  # criu: post-import header images built (one per repl argv / imports in the run)
+    warm_repls_started: int = 0  # native, pickle-warm: pool repls started (each ran the header once)
 
 
 # ------------------------------------------------------------------------------------------ repl command
@@ -264,9 +265,10 @@ def _load_policies(config: ExperimentConfig) -> tuple[Any, Any, Any]:
     return selector, proposer, value
 
 
-def _make_backend(config: ExperimentConfig, argv: Sequence[str], *, header_images: Any = None) -> Any:
-    """A fresh backend of `[backend] kind` with the knobs that kind takes (criu: `header_images`, the run's
-    shared post-import header images, if given)."""
+def _make_backend(config: ExperimentConfig, argv: Sequence[str], *, shared: Any = None) -> Any:
+    """A fresh backend of `[backend] kind` with the knobs that kind takes, and what the run shares between its
+    theorems' backends, if given: the post-import header images (criu, a `HeaderImages`) or the repls that
+    ran the header (native and pickle-warm, a `WarmRepls`)."""
     from treesearch.backends import make_backend
 
     b = config.backend
@@ -274,14 +276,18 @@ def _make_backend(config: ExperimentConfig, argv: Sequence[str], *, header_image
     if b.kind == "criu":
         settings.update(freeze=b.freeze, clones=b.clones, keep_warm=b.keep_warm, image_budget=b.image_budget,
                         image_root=str(b.image_dir) if b.image_dir else None)
-        if header_images is not None:
-            settings["header_images"] = header_images
+        if shared is not None:
+            settings["header_images"] = shared
     elif b.kind in ("pickle", "pickle-warm"):
         settings["root"] = str(b.image_dir) if b.image_dir else None
         if b.kind == "pickle-warm":
             settings["pool_size"] = b.workers
+            if shared is not None:
+                settings["warm_repls"] = shared
     elif b.kind == "native":
         settings["pool_size"] = b.workers
+        if shared is not None:
+            settings["warm_repls"] = shared
     return make_backend(b.kind, **settings)
 
 
@@ -350,7 +356,7 @@ async def _search_one(
     out: Path,
     progress: Progress,
     current: dict[str, Any],
-    header_images: Any = None,
+    shared: Any = None,
 ) -> ResultRow:
     """Search one theorem with a fresh backend; always returns a row (errors become row fields).
 
@@ -386,7 +392,7 @@ async def _search_one(
                 proof_at["t"] = float(ev["t"])
 
     selector, proposer, value = _load_policies(config)
-    backend = _make_backend(config, argv, header_images=header_images)
+    backend = _make_backend(config, argv, shared=shared)
     driver = SearchDriver(
         target,
         backend=_TimedBackend(backend, latencies),
@@ -500,23 +506,28 @@ def _jsonable(value: Any) -> Any:
 async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], out: Path, writer: ResultsWriter,
                    rows: list[ResultRow], progress: Progress, state: dict[str, Any]) -> None:
     argv = repl_argv(config)
-    header_images = None
-    if config.backend.kind == "criu":  # the post-import header image is built once per run and shared
+    b = config.backend
+    shared: Any = None
+    if b.kind == "criu":  # the post-import header image is built once per run and shared
         from treesearch.backends.criu import HeaderImages
 
-        b = config.backend
-        header_images = HeaderImages(image_root=str(b.image_dir) if b.image_dir else None)
-    state["header_images"] = header_images
+        shared = state["header_images"] = HeaderImages(image_root=str(b.image_dir) if b.image_dir else None)
+    elif b.kind in ("native", "pickle-warm"):  # the pools' repls import once per run, not once per theorem
+        from treesearch.backends.warm import WarmRepls
+
+        shared = state["warm_repls"] = WarmRepls(keep=b.workers)
     try:
-        await _run_theorems(config, theorems, out, writer, rows, progress, state, argv, header_images)
+        await _run_theorems(config, theorems, out, writer, rows, progress, state, argv, shared)
     finally:
-        if header_images is not None:
-            header_images.close()
+        if b.kind == "criu":
+            shared.close()
+        elif shared is not None:
+            await shared.aclose()
 
 
 async def _run_theorems(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], out: Path,
                         writer: ResultsWriter, rows: list[ResultRow], progress: Progress, state: dict[str, Any],
-                        argv: Sequence[str], header_images: Any) -> None:
+                        argv: Sequence[str], shared: Any) -> None:
     async with anyio.create_task_group() as tg:
         current: dict[str, Any] = {"scope": None, "interrupted": False}
 
@@ -534,7 +545,7 @@ async def _run_theorems(config: ExperimentConfig, theorems: Sequence[SuiteTheore
                 if state["interrupted"]:
                     break
                 row = await _search_one(config, thm, repeat=repeat, argv=argv, out=out, progress=progress,
-                                        current=current, header_images=header_images)
+                                        current=current, shared=shared)
                 current["scope"] = None
                 writer.write(row)
                 rows.append(row)
@@ -580,7 +591,8 @@ def run_experiment(
     finally:
         progress.end_run()
         summary = write_summary(out, config, rows, interrupted=state["interrupted"], theorems=total)
-    headers = state.get("header_images")
+    headers, warm = state.get("header_images"), state.get("warm_repls")
     return RunOutcome(output_dir=out, rows=rows, interrupted=state["interrupted"], summary_path=summary,
-                      theorems=total, header_builds=headers.builds if headers is not None else 0)
+                      theorems=total, header_builds=headers.builds if headers is not None else 0,
+                      warm_repls_started=warm.started if warm is not None else 0)
 

@@ -367,7 +367,11 @@ class SearchDriver:
             root = await self.backend.open(self.theorem)
         except BackendError as e:  # e.g. the root repl was killed from outside: try once more
             self._error("open", None, f"opening {self.theorem.name} failed, retrying once: {e}")
-            root = await self.backend.open(self.theorem)
+            try:
+                root = await self.backend.open(self.theorem)
+            except BackendError as e2:
+                self._error("open", None, f"could not open theorem {self.theorem.name}: {e2}")
+                return False
         if not root.ok or root.goals is None:
             self._error("open", None, f"could not open theorem {self.theorem.name}: {root.message}")
             return False

@@ -36,3 +36,20 @@ def test_non_criu_run_builds_no_header_image(tmp_path):
     outcome = run_experiment(make_config(tmp_path, backend="native", names=SMALL[:1], extra=HEADER))
     check_run_dir(outcome.output_dir, "native", names=SMALL[:1])
     assert outcome.header_builds == 0
+
+
+def test_native_and_pickle_warm_runs_import_once_per_pool_member(tmp_path):
+    import dataclasses
+
+    for kind in ("native", "pickle-warm"):
+        (tmp_path / kind).mkdir()
+        config = make_config(tmp_path / kind, backend=kind, extra=HEADER)
+        # one expansion in flight: a proof found meanwhile would cancel another expansion, and a repl whose
+        # request was cancelled is ended rather than kept warm, which would make the count vary
+        config = dataclasses.replace(config, search=dataclasses.replace(config.search, max_in_flight=1))
+        outcome = run_experiment(config)
+        rows = check_run_dir(outcome.output_dir, kind)
+        assert len(rows) == 3 == len(SMALL)
+        assert outcome.warm_repls_started == 2, kind  # [backend] workers = 2 repls for the whole run
+        assert rows[0].time["import"] > 0
+        assert [r.time["import"] for r in rows[1:]] == [0.0, 0.0], kind

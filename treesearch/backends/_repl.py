@@ -45,29 +45,50 @@ def _first_error(resp: Any) -> str | None:
     return errs[0] if errs else None
 
 
-async def open_theorem(client: Any, theorem: Theorem, *, timings: Timings, timeout: float) -> Opened:
-    """Run the header imports (timed as ``import``) then the theorem with ``sorry``; the sorry is the root.
+async def run_header(client: Any, theorem: Theorem, *, timings: Timings,
+                     timeout: float) -> tuple[int | None, str | None]:
+    """Run the theorem's header imports (timed as ``import``): ``(env, None)``, or ``(None, error text)``.
+    Without imports nothing is sent and the environment is ``None``.
 
-    Transport failures propagate (``ReplError``): a root that cannot be opened is not a search fault."""
-    env = None
-    if theorem.imports:
-        with timings.measure("import"):
-            resp = await client.request(Command(cmd=theorem.header), timeout=timeout)
-        err = _first_error(resp)
-        if err is not None or not isinstance(resp, CommandResponse):
-            return Opened(Outcome(Kind.ERROR, message=f"header {theorem.header!r} failed: {err}"), None, None)
-        env = resp.env
+    Transport failures propagate (``ReplError``)."""
+    if not theorem.imports:
+        return None, None
+    with timings.measure("import"):
+        resp = await client.request(Command(cmd=theorem.header), timeout=timeout)
+    err = _first_error(resp)
+    if err is not None or not isinstance(resp, CommandResponse):
+        return None, f"header {theorem.header!r} failed: {err}"
+    return resp.env, None
+
+
+async def state_theorem(client: Any, theorem: Theorem, env: int | None, *, timings: Timings,
+                        timeout: float) -> Opened:
+    """State the theorem (with its ``sorry``) on environment ``env``; the sorry is the root.
+
+    Transport failures propagate (``ReplError``)."""
     with timings.measure("tactic"):
         resp = await client.request(Command(cmd=theorem.source, env=env), timeout=timeout)
     err = _first_error(resp)
     if err is not None or not isinstance(resp, CommandResponse):
-        return Opened(Outcome(Kind.ERROR, message=f"theorem {theorem.name} does not elaborate: {err}"), None, None)
+        on = f" on its header {theorem.header!r}" if env is not None else ""
+        return Opened(Outcome(Kind.ERROR, message=f"theorem {theorem.name} does not elaborate{on}: {err}"),
+                      None, None)
     if len(resp.sorries) != 1 or resp.sorries[0].proof_state is None:
         return Opened(Outcome(Kind.ERROR, message=(
             f"theorem {theorem.name} must contain exactly one `sorry` with a proof state; the repl reported "
             f"{len(resp.sorries)}")), None, None)
     s = resp.sorries[0]
     return Opened(Outcome(Kind.OPEN, goals=(s.goal,)), s.proof_state, resp.env)
+
+
+async def open_theorem(client: Any, theorem: Theorem, *, timings: Timings, timeout: float) -> Opened:
+    """Run the header imports (timed as ``import``) then the theorem with ``sorry``; the sorry is the root.
+
+    Transport failures propagate (``ReplError``): a root that cannot be opened is not a search fault."""
+    env, err = await run_header(client, theorem, timings=timings, timeout=timeout)
+    if err is not None:
+        return Opened(Outcome(Kind.ERROR, message=err), None, None)
+    return await state_theorem(client, theorem, env, timings=timings, timeout=timeout)
 
 
 async def run_tactic(client: Any, proof_state: int, tactic: str, *, timings: Timings,
@@ -172,3 +193,8 @@ async def close_client(client: Any) -> None:
 
 def client_pid(client: Any) -> int | None:
     return getattr(client, "pid", None)
+
+
+def client_alive(client: Any) -> bool:
+    """True while the client's repl runs and the client is usable."""
+    return bool(getattr(client, "alive", False))

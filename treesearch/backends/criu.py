@@ -159,25 +159,6 @@ class HeaderImages:
             self.store.close()
 
 
-async def _state_theorem(client: Any, theorem: Theorem, env: int, *, timings: Timings,
-                         timeout: float) -> _repl.Opened:
-    """State ``theorem`` (its source without the import lines) with ``sorry`` in environment ``env``."""
-    from lean_env.protocol import Command, CommandResponse
-
-    with timings.measure("tactic"):
-        resp = await client.request(Command(cmd=theorem.source, env=env), timeout=timeout)
-    err = _repl._first_error(resp)
-    if err is not None or not isinstance(resp, CommandResponse):
-        return _repl.Opened(Outcome(Kind.ERROR, message=f"theorem {theorem.name} does not elaborate on its header "
-                                    f"{theorem.header!r}: {err}"), None, None)
-    if len(resp.sorries) != 1 or resp.sorries[0].proof_state is None:
-        return _repl.Opened(Outcome(Kind.ERROR, message=(
-            f"theorem {theorem.name} must contain exactly one `sorry` with a proof state; the repl reported "
-            f"{len(resp.sorries)}")), None, None)
-    s = resp.sorries[0]
-    return _repl.Opened(Outcome(Kind.OPEN, goals=(s.goal,)), s.proof_state, resp.env)
-
-
 @dataclass(frozen=True)
 class CriuHandle:
     """A state: the image holding it (``None``: not frozen yet, or lost), its proof state id there, and the
@@ -401,8 +382,8 @@ class CriuBackend(Backend):
             if header is None:
                 opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
             else:
-                opened = await _state_theorem(client, theorem, header.env, timings=self.timings,
-                                              timeout=self.open_timeout)
+                opened = await _repl.state_theorem(client, theorem, header.env, timings=self.timings,
+                                                   timeout=self.open_timeout)
             if not opened.outcome.ok:
                 return opened.outcome
             image = await self._freeze(proc, None, frozenset({session}))

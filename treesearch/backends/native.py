@@ -1,7 +1,9 @@
 """native: a pool of long-lived repls that keep states by proofState id (as LeanInteract and Kimina do).
 
 Every worker imports the header and states the theorem once, so the root exists in each of them and
-its tactics are spread over the pool. Every other node is pinned to the worker that produced it; a
+its tactics are spread over the pool. With ``warm_repls`` (a run's shared
+:class:`~treesearch.backends.warm.WarmRepls`) the workers are leased repls that imported the header for an
+earlier theorem, and live ones are given back at ``close()``: the run imports once per worker. Every other node is pinned to the worker that produced it; a
 worker runs one request at a time. When a worker dies (crash, timeout, out of memory) it is replaced
 by a fresh one that re-opens the theorem; the states it held are lost and get rebuilt by replay.
 """
@@ -39,39 +41,66 @@ class _Worker:
         self.root_ps: int | None = None
         self.lock = anyio.Lock()
         self.alive = False
+        self.lease: Any = None  # the WarmRepl this worker runs on, when the backend has warm_repls
 
 
 class NativeBackend(Backend):
     name = "native"
 
     def __init__(self, *, pool_size: int | None = None, argv: Sequence[str] | None = None,
-                 tactic_timeout: float = 20.0, open_timeout: float = 120.0) -> None:
+                 tactic_timeout: float = 20.0, open_timeout: float = 120.0, warm_repls: Any = None) -> None:
         super().__init__(tactic_timeout=tactic_timeout, argv=argv)
         self.pool_size = int(pool_size or os.cpu_count() or 1)
         if self.pool_size < 1:
             raise BackendError(f"native pool_size must be >= 1, got {pool_size}")
+        from treesearch.backends.warm import WarmRepls
+
+        if warm_repls is not None and not isinstance(warm_repls, WarmRepls):
+            raise BackendError(f"native warm_repls must be a WarmRepls, got {type(warm_repls).__name__}")
+        self.warm_repls = warm_repls
         self.open_timeout = open_timeout
         self.workers = [_Worker(i) for i in range(self.pool_size)]
         self._rr = 0
         self._closed = False
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "pool_size": self.pool_size, "argv": self.argv()}
+        return {**super().settings(), "pool_size": self.pool_size, "argv": self.argv(),
+                "warm_repls": self.warm_repls is not None}
 
     # -------------------------------------------------------------- workers
     async def _start(self, w: _Worker) -> Outcome:
-        w.client = await _repl.spawn_client(self.argv(), timeout=self.open_timeout)
-        opened = await _repl.open_theorem(w.client, self.theorem, timings=self.timings, timeout=self.open_timeout)
+        if self.warm_repls is None:
+            w.client = await _repl.spawn_client(self.argv(), timeout=self.open_timeout)
+            opened = await _repl.open_theorem(w.client, self.theorem, timings=self.timings,
+                                              timeout=self.open_timeout)
+        else:
+            from treesearch.backends.warm import HeaderFailed
+
+            try:
+                w.lease = await self.warm_repls.take(self.argv(), self.theorem, timings=self.timings)
+            except HeaderFailed as e:
+                return Outcome(Kind.ERROR, message=str(e))
+            w.client = w.lease.client
+            opened = await _repl.state_theorem(w.client, self.theorem, w.lease.env, timings=self.timings,
+                                               timeout=self.open_timeout)
         if opened.outcome.ok:
             w.root_ps = opened.proof_state
             w.alive = True
         return opened.outcome
 
+    async def _end_worker(self, w: _Worker, *, healthy: bool) -> None:
+        """End the worker's repl, or give its lease back (kept warm if ``healthy`` and still running)."""
+        if w.lease is not None:
+            await self.warm_repls.give_back(w.lease, alive=healthy and _repl.client_alive(w.client))
+        elif w.client is not None:
+            await _repl.close_client(w.client)
+        w.client = w.lease = None
+        w.alive = False
+
     async def _restart(self, w: _Worker) -> None:
         """Replace a dead worker (caller holds ``w.lock``); its old states are lost."""
-        if w.client is not None:
-            await _repl.close_client(w.client)
         w.alive = False
+        await self._end_worker(w, healthy=False)
         w.generation += 1
         try:
             out = await self._start(w)
@@ -88,7 +117,7 @@ class NativeBackend(Backend):
         async def one(w: _Worker) -> None:
             try:
                 results[w.index] = await self._start(w)
-            except _repl.ReplError as e:
+            except (_repl.ReplError, BackendError) as e:
                 failures.append(f"worker {w.index}: {e}")
 
         async with anyio.create_task_group() as tg:
@@ -96,6 +125,7 @@ class NativeBackend(Backend):
                 tg.start_soon(one, w)
         if failures:
             await self._stop_workers()
+            self.theorem = None  # nothing is left running: a second open may try again
             raise BackendError(f"native backend could not start its repls: {'; '.join(failures)}")
         first = results[0]
         if not first.ok:
@@ -194,10 +224,7 @@ class NativeBackend(Backend):
         """End every worker's repl (shielded: this runs on error and cancellation paths too)."""
         with anyio.CancelScope(shield=True):
             for w in self.workers:
-                if w.client is not None:
-                    await _repl.close_client(w.client)
-                    w.client = None
-                w.alive = False
+                await self._end_worker(w, healthy=True)
 
     async def close(self) -> None:
         if self._closed:

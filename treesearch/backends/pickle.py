@@ -3,7 +3,9 @@
 ``pickle`` (cold): every expansion starts a fresh repl that unpickles the environment -- paying the
 import again, as in the seed -- and the node's proof state, runs the tactics, pickles the children
 that worked, and ends. ``pickle-warm``: a pool of repls that unpickled the environment once and load
-proof states into their live environment -- the strongest fair pickle baseline.
+proof states into their live environment -- the strongest fair pickle baseline. With ``warm_repls`` (a run's
+shared :class:`~treesearch.backends.warm.WarmRepls`) the pool is leased repls that imported the header for an
+earlier theorem, and live ones are given back at ``close()``: the run imports once per pool member.
 
 Pickle files live in one private directory under ``$CRYO_IMAGE_ROOT`` (default /dev/shm/cryo),
 removed by ``close()``.
@@ -42,15 +44,23 @@ class _Warm:
         self.index = index
         self.client: Any = None
         self.env: int | None = None
+        self.lease: Any = None  # the WarmRepl this member runs on, when the backend has warm_repls
 
 
 class PickleBackend(Backend):
     name = "pickle"
 
     def __init__(self, *, warm: bool = False, pool_size: int | None = None, argv: Sequence[str] | None = None,
-                 tactic_timeout: float = 20.0, open_timeout: float = 120.0, root: str | None = None) -> None:
+                 tactic_timeout: float = 20.0, open_timeout: float = 120.0, root: str | None = None,
+                 warm_repls: Any = None) -> None:
         super().__init__(tactic_timeout=tactic_timeout, argv=argv)
         self.warm = bool(warm)
+        from treesearch.backends.warm import WarmRepls
+
+        if warm_repls is not None and not (self.warm and isinstance(warm_repls, WarmRepls)):
+            raise BackendError("warm_repls must be a WarmRepls, and only pickle-warm takes one (pickle starts a "
+                               f"fresh repl per expansion); got {type(warm_repls).__name__} for {self.name}")
+        self.warm_repls = warm_repls
         self.name = "pickle-warm" if self.warm else "pickle"
         self.pool_size = int(pool_size or os.cpu_count() or 1)
         self.open_timeout = open_timeout
@@ -66,7 +76,8 @@ class PickleBackend(Backend):
         self._closed = False
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "warm": self.warm, "pool_size": self.pool_size, "argv": self.argv()}
+        return {**super().settings(), "warm": self.warm, "pool_size": self.pool_size, "argv": self.argv(),
+                "warm_repls": self.warm_repls is not None}
 
     def _new_path(self) -> tuple[str, int]:
         serial = next(self._serial)
@@ -95,16 +106,42 @@ class PickleBackend(Backend):
 
     # -------------------------------------------------------------- Backend
     async def open(self, theorem: Theorem) -> Outcome:
+        self._begin(theorem)
+        try:
+            return await self._open(theorem)
+        except BackendError:
+            self.theorem = None  # its repls are ended (pool members at close()): a second open may try again
+            raise
+
+    async def _open(self, theorem: Theorem) -> Outcome:
         from criu_backend.store import image_root
 
-        self._begin(theorem)
         base = Path(self._root) if self._root else image_root()
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.dir is None:
             self.dir = Path(tempfile.mkdtemp(prefix=f"pickle-{os.getpid()}-", dir=base))
-        client = await self._spawn()
+        lease = None
+        if self.warm_repls is not None:
+            from treesearch.backends.warm import HeaderFailed
+
+            try:
+                lease = await self.warm_repls.take(self.argv(), theorem, timings=self.timings)
+            except HeaderFailed as e:
+                return Outcome(Kind.ERROR, message=str(e))
+            except _repl.ReplError as e:
+                raise BackendError(f"pickle-warm could not start a repl for {theorem.name}: {e}") from e
+            client = lease.client
+            self._clients.add(client)
+        else:
+            client = await self._spawn()
+        healthy = False
         try:
-            opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
+            if lease is not None:
+                opened = await _repl.state_theorem(client, theorem, lease.env, timings=self.timings,
+                                                   timeout=self.open_timeout)
+            else:
+                opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
+            healthy = True
             if not opened.outcome.ok:
                 return opened.outcome
             self.env_file = str(self.dir / "env.olean")
@@ -118,34 +155,53 @@ class PickleBackend(Backend):
             if err is not None:
                 raise BackendError(f"pickleTo of the root proof state failed: {err}")
         except _repl.ReplError as e:
+            healthy = False
             raise BackendError(f"pickle backend could not open {theorem.name}: {e}") from e
         finally:
-            await self._end(client)
+            if lease is None:
+                await self._end(client)
+            elif not (healthy and opened.outcome.ok):
+                self._clients.discard(client)
+                await self.warm_repls.give_back(lease, alive=healthy)
         self.root_handle = PickleHandle(path, serial)
         if self.warm:
-            await self._start_pool()
+            await self._start_pool(first=lease)
         out = opened.outcome
         out.handle = self.root_handle
         return out
 
-    async def _start_pool(self) -> None:
+    async def _start_pool(self, first: Any = None) -> None:
+        """Fill the warm pool: fresh repls that unpickle the environment, or leases of the run's warm repls
+        (``first``, the lease that opened the theorem, becomes member 0)."""
         self._pool = [_Warm(i) for i in range(self.pool_size)]
         self._idle, self._idle_rx = anyio.create_memory_object_stream(self.pool_size)
         failures: list[str] = []
+        if first is not None:
+            self._pool[0].lease, self._pool[0].client, self._pool[0].env = first, first.client, first.env
 
         async def start(w: _Warm) -> None:
             try:
-                w.client, w.env = await self._fresh_with_env()
+                await self._fill(w)
             except (BackendError, _repl.ReplError) as e:
                 failures.append(f"warm repl {w.index}: {e}")
 
         async with anyio.create_task_group() as tg:
             for w in self._pool:
-                tg.start_soon(start, w)
+                if w.client is None:
+                    tg.start_soon(start, w)
         if failures:
             raise BackendError("pickle-warm could not start its pool: " + "; ".join(failures))
         for w in self._pool:
             self._idle.send_nowait(w)
+
+    async def _fill(self, w: _Warm) -> None:
+        """Give pool member ``w`` a repl holding the environment."""
+        if self.warm_repls is None:
+            w.client, w.env = await self._fresh_with_env()
+            return
+        w.lease = await self.warm_repls.take(self.argv(), self.theorem, timings=self.timings)
+        w.client, w.env = w.lease.client, w.lease.env
+        self._clients.add(w.client)
 
     def has_state(self, handle: Any) -> bool:
         return isinstance(handle, PickleHandle) and os.path.exists(handle.path)
@@ -159,7 +215,7 @@ class PickleBackend(Backend):
         w: _Warm = await self._idle_rx.receive()
         if w.client is None:
             try:
-                w.client, w.env = await self._fresh_with_env()
+                await self._fill(w)
             except BaseException:
                 self._idle.send_nowait(w)
                 raise
@@ -167,7 +223,11 @@ class PickleBackend(Backend):
 
     async def _give_back(self, client: Any, w: _Warm | None, *, alive: bool) -> None:
         with anyio.CancelScope(shield=True):
-            if w is None or not alive:
+            if w is not None and w.lease is not None and not alive:
+                self._clients.discard(client)
+                await self.warm_repls.give_back(w.lease, alive=False)
+                w.lease = None
+            elif w is None or not alive:
                 await self._end(client)
             if w is not None:
                 if not alive:
@@ -267,6 +327,11 @@ class PickleBackend(Backend):
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            for w in self._pool:  # leases go back to the run's warm repls, kept if still running
+                if w.lease is not None:
+                    self._clients.discard(w.client)
+                    await self.warm_repls.give_back(w.lease, alive=True)
+                    w.lease = w.client = None
             for c in list(self._clients):
                 await self._end(c)
             if self._idle is not None:
