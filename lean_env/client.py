@@ -673,12 +673,43 @@ class AsyncReplClient(_Core):
     """anyio client: non-blocking fds awaited with ``anyio.wait_readable``/``wait_writable``.
 
     One request at a time per client (an ``anyio.Lock`` queues concurrent callers).  Cancelling a request
-    kills and reaps the process (the stream is mid-request) and re-raises; ``aclose()`` is shielded.
+    whose bytes were all written leaves the process running and its reply *owed*: the next request (or
+    :meth:`resync`) first reads and drops it, under that request's own timeout.  Cancelling a request half
+    written kills and reaps the process (the stream is broken); either way the cancellation is re-raised.
+    ``aclose()`` is shielded.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._lock = anyio.Lock()
+        self.owed = 0  # replies of cancelled requests still to be read and dropped
+
+    async def resync(self, timeout: float) -> bool:
+        """Read and drop the replies owed by cancelled requests.  True when none is owed any more; False when
+        they did not come within ``timeout`` or the process failed -- then it has been killed and reaped."""
+        if not self.owed:
+            return self.alive
+        label = f"the reply owed by a cancelled request ({self.owed} owed)"
+        async with self._lock:
+            if self._dead is not None or self._closed:
+                return False
+            deadline = time.monotonic() + timeout
+            try:
+                await self._drop_owed(deadline, label, timeout)
+            except ReplError:
+                return False
+            except BaseException:
+                if self._dead is None:
+                    self._dead = "interrupted while reading an owed reply"
+                with anyio.CancelScope(shield=True):
+                    await self._terminate()
+                raise
+        return self.alive
+
+    async def _drop_owed(self, deadline: float, label: Any, timeout: float) -> None:
+        while self.owed:
+            await self._read_frame(deadline, label, timeout)
+            self.owed -= 1
 
     @classmethod
     async def spawn(
@@ -714,13 +745,28 @@ class AsyncReplClient(_Core):
             self._usable(label)
             timeout = self.timeout if timeout is None else timeout
             deadline = time.monotonic() + timeout
-            self.requests_sent += 1
+            writing = written = False
             try:
+                await self._drop_owed(deadline, label, timeout)
+                self.requests_sent += 1
+                writing = True
                 await self._write(memoryview(data), deadline, label, timeout)
+                written = True
                 return await self._read_frame(deadline, label, timeout)
-            except BaseException:
-                if self._dead is None:  # cancelled or interrupted: the stream is mid-request
+            except anyio.get_cancelled_exc_class():
+                if self._dead is None and (written or not writing):
+                    # The stream is whole: a request on the wire owes its reply, which is read and dropped first
+                    # by the next request (a cancelled wait for an owed reply leaves it owed).
+                    self.owed += written
+                    raise
+                if self._dead is None:  # cancelled half-way through writing: the stream is broken
                     self._dead = "cancelled mid-request"
+                with anyio.CancelScope(shield=True):
+                    await self._terminate()
+                raise
+            except BaseException:
+                if self._dead is None:  # interrupted: the stream is mid-request
+                    self._dead = "interrupted mid-request"
                 with anyio.CancelScope(shield=True):
                     await self._terminate()
                 raise

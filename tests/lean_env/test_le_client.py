@@ -246,18 +246,57 @@ def test_a_command_that_cannot_start_says_so(tmp_path):
         ReplClient.spawn([str(tmp_path / "no-such-repl")])
 
 
-def test_cancelling_an_async_request_kills_and_reaps_then_reraises():
+def test_a_cancelled_request_owes_its_reply_and_the_next_request_drops_it():
     async def main():
         c = await AsyncReplClient.spawn(PEER, timeout=30)
         try:
-            with anyio.move_on_after(0.3) as scope:
-                await c.command("sleep 60")
+            with anyio.move_on_after(0.1) as scope:
+                await c.command("sleep 0.5")
             assert scope.cancelled_caught
-            assert gone(c.pid)
-            with pytest.raises(ReplCrashed, match="cancelled mid-request"):
-                await c.command("echo")
+            assert c.alive and c.owed == 1  # the request was on the wire: the process keeps running
+            reply = await c.command("echo after")
+            assert c.owed == 0
+            # the peer's second answer (env 1), not the cancelled request's (env 0)
+            assert reply.env == 1 and reply.messages[0].data == "echo after"
         finally:
             await c.aclose()
+
+    anyio.run(main)
+
+
+def test_an_owed_reply_that_never_comes_times_out_the_next_request_and_kills():
+    async def main():
+        c = await AsyncReplClient.spawn(PEER, timeout=30)
+        try:
+            with anyio.move_on_after(0.2):
+                await c.command("sleep 60")
+            assert c.owed == 1
+            with pytest.raises(ReplTimeout):
+                await c.command("echo", timeout=0.3)
+            assert gone(c.pid) and not c.alive
+        finally:
+            await c.aclose()
+
+    anyio.run(main)
+
+
+def test_resync_drops_owed_replies_or_kills():
+    async def main():
+        c = await AsyncReplClient.spawn(PEER, timeout=30)
+        d = await AsyncReplClient.spawn(PEER, timeout=30)
+        try:
+            for client, seconds in ((c, "0.3"), (d, "60")):
+                with anyio.move_on_after(0.1):
+                    await client.command(f"sleep {seconds}")
+            assert await c.resync(5.0) is True and c.owed == 0
+            assert (await c.command("echo")).env == 1
+            assert await d.resync(0.3) is False
+            assert gone(d.pid)
+            with pytest.raises(ReplCrashed, match="unusable after an earlier failure .request timed out"):
+                await d.command("echo")
+        finally:
+            await c.aclose()
+            await d.aclose()
 
     anyio.run(main)
 

@@ -277,6 +277,9 @@ class PickleBackend(Backend):
             except _repl.TRANSPORT_FAULTS as e:
                 outs.append(_repl.fault(e, f"pickle repl while loading {handle.path}"))
                 self.faults.append(outs[-1].message or "fault")
+            except anyio.get_cancelled_exc_class():
+                alive = _repl.client_alive(client)  # a cancelled request leaves it running, its reply owed
+                raise
             finally:
                 await self._give_back(client, w, alive=alive)
         return outs

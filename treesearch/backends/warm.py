@@ -7,7 +7,9 @@ theorem ends, so a run imports once per pool member, not once per theorem. A lea
 out of memory) is given back dead and ended; the next lease starts a fresh repl.
 
 A given-back repl still holds the states of the theorems it served (the repl never forgets ids); only new
-commands on the header's environment are sent to it, so those states are never read again.
+commands on the header's environment are sent to it, so those states are never read again. A repl whose last
+request was cancelled (the search ended while it ran a tactic) still owes that reply: ``give_back`` reads and
+drops it (within ``resync_timeout``) before keeping the repl, and ends it if it does not come.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ class WarmRepl:
 class WarmRepls:
     """Idle warm repls by (argv, header); ``keep`` idle ones per key at most (the rest are ended)."""
 
-    def __init__(self, *, keep: int = 8, open_timeout: float = 120.0) -> None:
+    def __init__(self, *, keep: int = 8, open_timeout: float = 120.0, resync_timeout: float = 10.0) -> None:
         if keep < 0:
             raise BackendError(f"WarmRepls keep must be >= 0, got {keep}")
         self.keep = keep
         self.open_timeout = open_timeout
+        self.resync_timeout = resync_timeout
         self._idle: dict[tuple[tuple[str, ...], str], list[WarmRepl]] = {}
         self._closed = False
         self.started = 0  # repls started (each ran the header once): the imports a run paid
@@ -90,7 +93,10 @@ class WarmRepls:
         room, else ended."""
         with anyio.CancelScope(shield=True):
             idle = self._idle.setdefault(w.key, [])
-            if alive and not self._closed and len(idle) < self.keep and _repl.client_alive(w.client):
+            keep = alive and not self._closed and len(idle) < self.keep
+            if keep and getattr(w.client, "owed", 0):
+                keep = await w.client.resync(self.resync_timeout)
+            if keep and _repl.client_alive(w.client):
                 idle.append(w)
             else:
                 await _repl.close_client(w.client)
