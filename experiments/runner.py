@@ -511,7 +511,9 @@ async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], o
     if b.kind == "criu":  # the post-import header image is built once per run and shared
         from treesearch.backends.criu import HeaderImages
 
-        shared = state["header_images"] = HeaderImages(image_root=str(b.image_dir) if b.image_dir else None)
+        # one copy of each header image thawed ahead of demand: the next theorem's root clone is ready
+        shared = state["header_images"] = HeaderImages(image_root=str(b.image_dir) if b.image_dir else None,
+                                                       ahead=1)
     elif b.kind in ("native", "pickle-warm"):  # the pools' repls import once per run, not once per theorem
         from treesearch.backends.warm import WarmRepls
 

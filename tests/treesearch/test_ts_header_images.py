@@ -149,3 +149,36 @@ def test_a_damaged_header_image_is_rebuilt(criu, no_leaks):
     assert first.verified and second.verified, (second.stopped_by, second.errors)
     assert builds == 2 and old.removed
     assert any("header image" in e["message"] for e in second.errors), second.errors
+
+
+def test_header_copies_thawed_ahead_serve_the_roots(criu, no_leaks):
+    """With ahead=1 every theorem after the first takes its root clone from the header's ClonePool (no
+    restore on demand), and close() ends the copy still waiting."""
+    async def main():
+        with HeaderImages(ahead=1) as headers:
+            first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
+            await anyio.sleep(0.5)  # the pool's thread thaws the replacement meanwhile
+            second = await _search(with_mathlib(IMP_TRANS), IMP_TRANS_TACTICS, headers)
+            (header,) = headers._headers.values()
+            ready = len(header.pool._ready)
+            return first, second, headers.builds, headers.ahead_taken, ready
+
+    first, second, builds, taken, ready = anyio.run(main)
+    assert first.verified and second.verified, (second.stopped_by, second.errors)
+    assert builds == 1 and taken == 2 and ready == 1
+
+
+def test_a_damaged_header_image_is_rebuilt_with_copies_ahead(criu, no_leaks):
+    async def main():
+        with HeaderImages(ahead=1) as headers:
+            first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
+            (header,) = headers._headers.values()
+            header.pool.close()  # no copy ahead left: the next open must thaw the (damaged) image itself
+            pages = max(Path(header.image.path).glob("pages-*.img"), key=lambda p: p.stat().st_size)
+            pages.write_bytes(b"")
+            second = await _search(with_mathlib(IMP_TRANS), IMP_TRANS_TACTICS, headers)
+            return first, second, headers.builds
+
+    first, second, builds = anyio.run(main)
+    assert first.verified and second.verified, (second.stopped_by, second.errors)
+    assert builds == 2

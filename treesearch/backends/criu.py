@@ -61,6 +61,7 @@ class Header:
 
     image: Any  # criu_backend.Image
     env: int
+    pool: Any = None  # criu_backend.ClonePool of copies thawed ahead of demand (HeaderImages(ahead=N))
 
 
 class HeaderImages:
@@ -68,9 +69,17 @@ class HeaderImages:
 
     The first ``get`` of a key spawns a repl, runs only the header and freezes it (timed as ``import`` in the
     caller's timings; ``builds`` counts these); later calls return the same image. Concurrent calls with
-    one key build it once. Images are pinned (never evicted) and removed by ``close()``."""
+    one key build it once. Images are pinned (never evicted) and removed by ``close()``.
 
-    def __init__(self, *, image_root: str | None = None) -> None:
+    With ``ahead=N`` each header image keeps N copies thawed ahead of demand (a ``criu_backend.ClonePool``):
+    a theorem's root clone is taken from there at no restore cost, and a background thread thaws the
+    replacement while the theorem is searched. ``ahead_taken`` counts the clones so taken."""
+
+    def __init__(self, *, image_root: str | None = None, ahead: int = 0) -> None:
+        if ahead < 0:
+            raise BackendError(f"HeaderImages ahead must be >= 0, got {ahead}")
+        self.ahead = ahead
+        self.ahead_taken = 0
         self.image_root = image_root
         self.store: Any = None
         self.builds = 0
@@ -136,24 +145,51 @@ class HeaderImages:
                 raise BackendError(f"criu backend could not freeze the header {header_text!r}: {e}") from e
             image.pin()
             self.builds += 1
-            return Header(image, resp.env)
+            pool = None
+            if self.ahead:
+                from criu_backend import ClonePool
+
+                try:
+                    pool = await anyio.to_thread.run_sync(lambda: ClonePool(image, size=self.ahead))
+                except CriuError:
+                    pool = None  # no copies ahead: theorems thaw the image on demand, as without `ahead`
+            return Header(image, resp.env, pool)
         finally:
             await _repl.close_client(client)
             with anyio.CancelScope(shield=True):
                 await aio.aclose(proc)
+
+    async def take_ahead(self, header: Header) -> Any:
+        """A copy of ``header``'s image thawed ahead of demand (the caller owns it), or ``None`` when the
+        header keeps none or its pool failed (then thaw the image on demand)."""
+        from criu_backend import CriuError
+
+        if header.pool is None or self._closed:
+            return None
+        try:
+            proc = await anyio.to_thread.run_sync(header.pool.take, 0.0)
+        except (CriuError, TimeoutError):
+            return None  # none ready yet, or the refill failed: an on-demand thaw is as good
+        self.ahead_taken += 1
+        return proc
 
     def forget(self, header: Header) -> None:
         """Drop and remove ``header`` (e.g. its image is damaged); the next ``get`` of its key rebuilds it."""
         for key, h in list(self._headers.items()):
             if h is header:
                 del self._headers[key]
+        if header.pool is not None:
+            header.pool.close()
         if not header.image.removed:
             header.image.unpin()
             header.image.remove()
 
     def close(self) -> None:
-        """Remove every header image (idempotent)."""
+        """Remove every header image and the copies thawed ahead of it (idempotent)."""
         self._closed = True
+        for header in self._headers.values():
+            if header.pool is not None:
+                header.pool.close()
         self._headers.clear()
         if self.store is not None:
             self.store.close()
@@ -357,18 +393,25 @@ class CriuBackend(Backend):
         if self.store is None:
             self.store = ImageStore(self.image_root, budget=self.image_budget)
         header: Header | None = None
+        proc = None
         if self.header_images is not None and theorem.imports:
             got = await self.header_images.get(self.argv(), theorem.imports, timings=self.timings,
                                                timeout=self.open_timeout)
             if isinstance(got, Outcome):
                 return got
             header = got
+            t0 = time.perf_counter()
+            proc = await self.header_images.take_ahead(header)
+            if proc is not None:
+                self.timings.add("thaw", time.perf_counter() - t0)  # the restore itself happened ahead of demand
+                self._clones.add(proc)
+        if header is not None and proc is None:
             try:
                 (proc,) = await self._thaw_image(header.image, 1, what=f"the header image of {theorem.name}")
             except StateLost as e:  # a damaged header image: the next open rebuilds it
                 self.header_images.forget(header)
                 raise BackendError(f"criu backend could not open {theorem.name}: {e}") from e
-        else:
+        elif header is None:
             try:
                 with anyio.CancelScope(shield=True):  # spawn runs in a thread: never drop its result
                     proc = await aio.spawn(self.argv())
