@@ -114,7 +114,9 @@ def variants_markdown(res: dict[str, Any]) -> str:
         f"{', '.join(st['theorems'])} with the search part's budgets ({st['max_expansions']} expansions, "
         f"{st['time_limit_s']:g} s, "
         f"K = {st['tactics_per_expansion']}, {st['workers']} in flight, freeze = {st['freeze']}); wall includes "
-        "opening the root (import + freeze).",
+        "opening the root (import + freeze). Every variant, native included, opens each theorem in fresh "
+        "processes (no header images, no shared pools): this part compares criu's settings with each other; "
+        "part 3 is the comparison between backends.",
         "",
         markdown_table(["variant", "proved", "theorems/min", "expansions/s", "wall", "busy time"], rows),
         "",

@@ -109,7 +109,7 @@ def test_json_has_every_row(quick_run: Path) -> None:
     prof = bench["parts"]["profile"]["result"]
     assert prof["expand_s"] > 0 and prof["tactics"] and len(prof["outcomes"]) == len(prof["tactics"])
     names = [t["name"] for t in bench["targets"]]
-    assert len(names) == 2 * 7 + 1 + 2 + 1  # seed per storage, fan-out, search (one storage), variants
+    assert len(names) == 2 * 7 + 1 + 2  # seed per storage, fan-out, search (one storage)
     for t in bench["targets"]:
         assert t["measured"] is not None and t["met"] in (True, False), t
 
