@@ -98,7 +98,8 @@ def test_json_has_every_row(quick_run: Path) -> None:
     for name, row in search["backends"].items():
         assert set(SEARCH_KEYS) <= set(row), name
         assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1, name
-    assert search["backends"]["criu"]["image_bytes"] > 0
+    # image bytes are measured (pickle files here; criu with a lazy root and warm clones may need no image)
+    assert search["backends"]["pickle"]["image_bytes"] > 0
     images = bench["parts"]["images"]["result"]
     for kind in ("anon", "file"):
         assert set(images[kind]) == {"image_mb", "freeze_s", "thaw_reply_warm_s"}, kind

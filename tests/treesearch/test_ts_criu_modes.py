@@ -173,7 +173,8 @@ SLOWISH_INTRO = "\n".join(["skip"] * 50_000) + "\nintro hqr"
 
 
 def test_lazy_states_held_only_by_an_evicted_warm_clone_are_frozen_first(criu, no_leaks):
-    backend = make_backend("criu", clones="per-expansion", freeze="lazy", keep_warm=1)
+    # the root frozen at open (lazy_root=False): the second expansion of the root then thaws it
+    backend = make_backend("criu", clones="per-expansion", freeze="lazy", keep_warm=1, lazy_root=False)
 
     async def main():
         async with backend:
@@ -216,3 +217,71 @@ def test_lazy_thaw_setting_finds_the_same_proof(criu):
     anyio.run(backend.close)
     assert res.proved and res.recheck.accepted
     assert res.proof == ["intro h", "constructor", "exact h.right", "exact h.left"]
+
+
+def test_a_lazy_root_is_frozen_with_its_clone_and_then_pinned(criu, no_leaks):
+    """freeze=lazy with warm clones: opening freezes nothing, and expansions of the root run in its warm
+    clone (a second expansion waits for it rather than thawing). The first image frozen from a clone holding
+    the root -- here the lazy freeze of a selected child (the driver's replay) -- holds the root too and is
+    pinned: the floor of replay, as an eager root's image."""
+    import os
+    import signal
+
+    backend = make_backend("criu", clones="per-expansion", freeze="lazy", keep_warm=1)
+
+    async def main():
+        async with backend:
+            root = await backend.open(IMP_TRANS)
+            assert backend.settings()["lazy_root"] is True
+            assert root.handle.image is None and backend.image_bytes() == 0
+            assert backend.timings.counts.get("freeze", 0) == 0 and len(backend.pids()) == 1
+            (a,) = await backend.expand(root.handle, ["intro hpq"])
+            results = {}
+
+            async def expand(name, handle, tactic):
+                (results[name],) = await backend.expand(handle, [tactic])
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(expand, "a2", a.handle, SLOWISH_INTRO)  # takes the only clone, for ~0.5 s
+                while backend.warm_hits < 2:
+                    await anyio.sleep(0)
+                tg.start_soon(expand, "b", root.handle, "intro hpq hqr")  # waits for it: no image to thaw
+            assert backend.timings.counts.get("thaw", 0) == 0 and backend.timings.counts.get("freeze", 0) == 0
+            for out in (a, results["a2"], results["b"]):
+                assert out.kind is Kind.OPEN and backend.has_state(out.handle)
+            frozen = await backend.replay(root.handle, ["intro hpq"])  # a selected child gets its image
+            assert frozen.handle.image is not None and backend.timings.counts["freeze"] == 1
+            assert backend._root_image is frozen.handle.image and frozen.handle.image.pins >= 1
+            (pid,) = backend.pids()
+            os.kill(pid, signal.SIGKILL)  # the warm clone goes: the root comes back from its pinned image
+            while backend.pids():
+                await anyio.sleep(0.01)
+            (again,) = await backend.expand(root.handle, ["intro hpq hqr"])
+            assert again.kind is Kind.OPEN and again.goals == results["b"].goals
+            assert backend.timings.counts["thaw"] == 1 and backend.root_rebuilds == 0
+        assert backend.pids() == []
+
+    anyio.run(main)
+
+
+def test_a_lazy_root_lost_with_its_clone_is_stated_again(criu, no_leaks):
+    import os
+    import signal
+
+    backend = make_backend("criu", clones="per-expansion", freeze="lazy", keep_warm=1)
+
+    async def main():
+        async with backend:
+            root = await backend.open(IMP_TRANS)
+            (pid,) = backend.pids()
+            os.kill(pid, signal.SIGKILL)
+            while backend.pids():
+                await anyio.sleep(0.01)
+            assert backend.has_state(root.handle)
+            (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
+            assert child.kind is Kind.OPEN
+            assert child.goals == ("p q r : Prop\nhpq : p → q\nhqr : q → r\nhp : p\n⊢ r",)
+            assert backend.root_rebuilds == 1
+        assert backend.pids() == []
+
+    anyio.run(main)

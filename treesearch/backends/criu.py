@@ -1,7 +1,10 @@
 """criu: every node is a frozen repl process.
 
 The root is a repl that ran the header imports and stated the theorem with ``sorry``, frozen once
-(and pinned: it is never evicted). How an expansion of a node with K tactics uses clones is the
+(and pinned: it is never evicted). With ``freeze="lazy"`` and ``keep_warm > 0`` the root is frozen lazily
+too: its clone is parked warm at open, frozen only when the warm LRU must end it, and the first image
+holding it is pinned; if that clone dies first, the theorem is stated again on the header (a repl is
+deterministic, so the root gets the same proof state id). How an expansion of a node with K tactics uses clones is the
 ``clones`` setting:
 
 * ``"per-expansion"`` (default): ONE clone of the node's image runs the K tactics one after another
@@ -213,8 +216,10 @@ class CriuBackend(Backend):
                  freeze: str = EAGER, clones: str = PER_EXPANSION, keep_warm: int = 0,
                  image_budget: int | str | None = None, image_root: str | None = None,
                  open_timeout: float = 120.0, memory_limit: int | None = None,
-                 header_images: HeaderImages | None = None, lazy_thaw: bool = False) -> None:
+                 header_images: HeaderImages | None = None, lazy_thaw: bool = False,
+                 lazy_root: bool | None = None) -> None:
         super().__init__(tactic_timeout=tactic_timeout, argv=argv)
+        self._lazy_root = lazy_root  # None: lazy when freeze is lazy and clones are kept warm
         self.lazy_thaw = bool(lazy_thaw)  # restore pages on demand through userfaultfd (criu lazy-pages)
         self.memory_limit = memory_limit
         if freeze not in (EAGER, LAZY):
@@ -248,10 +253,12 @@ class CriuBackend(Backend):
         self._closed = False
         self.evicted_rebuilds = 0
         self.warm_hits = 0
+        self.root_rebuilds = 0  # lazy roots re-opened after their only clone died
+        self._root_image: Any = None
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "freeze": self.freeze_mode, "clones": self.clones_mode,
-                "lazy_thaw": self.lazy_thaw,
+                "lazy_thaw": self.lazy_thaw, "lazy_root": self.lazy_root,
                 "keep_warm": self.keep_warm, "image_budget": self.image_budget, "argv": self.argv()}
 
     def apply_budget(self, *, image_bytes: int | None) -> None:
@@ -289,6 +296,10 @@ class CriuBackend(Backend):
         self._image_sessions[str(image.path)] = frozenset(sessions)
         for s in sessions:
             self._session_images.setdefault(s, []).append(image)
+        root = self.root_handle
+        if root is not None and root.image is None and root.session in sessions and self._root_image is None:
+            image.pin()  # the first image of a lazy root: the floor of eviction and replay, as an eager root's
+            self._root_image = image
         return image
 
     def _image_of(self, handle: CriuHandle) -> Any:
@@ -355,6 +366,10 @@ class CriuBackend(Backend):
                 if self._busy_with(handle):
                     await self._parked.wait()
                     continue
+                if self._is_root(handle):
+                    proc = await self._reopen_root()
+                    sessions = {handle.session}
+                    break
             (proc,) = await self._thaw(handle, 1)
             sessions = set(self._image_sessions.get(str(image.path), frozenset({handle.session})))
             break
@@ -386,19 +401,28 @@ class CriuBackend(Backend):
         return CriuHandle(image, proof_state, next(self._serial), session)
 
     # -------------------------------------------------------------- Backend
-    async def open(self, theorem: Theorem) -> Outcome:
-        from criu_backend import CriuError, ImageStore, aio
+    @property
+    def lazy_root(self) -> bool:
+        """With lazy freeze and warm clones (or ``lazy_root=True`` with warm clones) the root is not frozen when
+        opened: its clone is parked warm, and frozen only when it must end (the LRU of ``keep_warm``); the
+        first image holding it is pinned."""
+        if self.keep_warm <= 0:
+            return False
+        return self.freeze_mode == LAZY if self._lazy_root is None else bool(self._lazy_root)
 
-        self.theorem = theorem
-        if self.store is None:
-            self.store = ImageStore(self.image_root, budget=self.image_budget)
+    async def _root_clone(self, theorem: Theorem) -> tuple[Any, _repl.Opened | Outcome]:
+        """A clone in which ``theorem`` is stated: on a copy of the run's header image (taken ahead of demand
+        if one is ready, else thawed), or in a freshly spawned repl. Returns the clone (owned by this backend)
+        and the opening, or ``(None, outcome)`` when the header does not elaborate."""
+        from criu_backend import CriuError, aio
+
         header: Header | None = None
         proc = None
         if self.header_images is not None and theorem.imports:
             got = await self.header_images.get(self.argv(), theorem.imports, timings=self.timings,
                                                timeout=self.open_timeout)
             if isinstance(got, Outcome):
-                return got
+                return None, got
             header = got
             t0 = time.perf_counter()
             proc = await self.header_images.take_ahead(header)
@@ -419,40 +443,84 @@ class CriuBackend(Backend):
                 raise BackendError(f"criu backend could not spawn {self.argv()}: {e}") from e
             self._clones.add(proc)
         client = _repl.attach_client(proc, timeout=self.open_timeout)
-        session = next(self._session)
-        park = False
         try:
             if header is None:
                 opened = await _repl.open_theorem(client, theorem, timings=self.timings, timeout=self.open_timeout)
             else:
                 opened = await _repl.state_theorem(client, theorem, header.env, timings=self.timings,
                                                    timeout=self.open_timeout)
+        except _repl.ReplError as e:
+            with anyio.CancelScope(shield=True):
+                await self._end(proc)
+            where = "a clone of its header image" if header is not None else "a fresh repl"
+            raise BackendError(f"criu backend could not open {theorem.name} in {where}: {e}") from e
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._end(proc)
+            raise
+        finally:
+            await _repl.close_client(client)
+        return proc, opened
+
+    async def open(self, theorem: Theorem) -> Outcome:
+        from criu_backend import ImageStore
+
+        self.theorem = theorem
+        if self.store is None:
+            self.store = ImageStore(self.image_root, budget=self.image_budget)
+        proc, opened = await self._root_clone(theorem)
+        if proc is None:
+            return opened
+        session = next(self._session)
+        park = False
+        try:
             if not opened.outcome.ok:
                 return opened.outcome
-            image = await self._freeze(proc, None, frozenset({session}))
-            if image is None:
-                raise BackendError(f"criu backend could not freeze the root of {theorem.name}: {self.faults[-1]}")
-            image.pin()
-            self.root_handle = CriuHandle(image, opened.proof_state, 0, session)
+            if self.lazy_root:
+                self.root_handle = CriuHandle(None, opened.proof_state, 0, session)
+                self._unfrozen[session] = 1  # lives only in its clone until that clone must end
+            else:
+                image = await self._freeze(proc, None, frozenset({session}))
+                if image is None:
+                    raise BackendError(f"criu backend could not freeze the root of {theorem.name}: "
+                                       f"{self.faults[-1]}")
+                image.pin()
+                self.root_handle = CriuHandle(image, opened.proof_state, 0, session)
             out = opened.outcome
             out.handle = self.root_handle
             park = True
             return out
-        except _repl.ReplError as e:
-            where = "a clone of its header image" if header is not None else "a fresh repl"
-            raise BackendError(f"criu backend could not open {theorem.name} in {where}: {e}") from e
         finally:
-            await _repl.close_client(client)
             with anyio.CancelScope(shield=True):
                 if park:
                     await self._park(proc, {session})
                 else:
                     await self._end(proc)
 
+    def _is_root(self, handle: CriuHandle) -> bool:
+        root = self.root_handle
+        return root is not None and handle.serial == 0 and handle.session == root.session
+
+    async def _reopen_root(self) -> Any:
+        """The root's only clone died before it was frozen (lazy root): state the theorem again on the header,
+        which gives the same proof state id (a repl is deterministic); the new clone holds the root's session."""
+        proc, opened = await self._root_clone(self.theorem)
+        if proc is None or not opened.outcome.ok or opened.proof_state != self.root_handle.proof_state:
+            if proc is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._end(proc)
+            why = opened.message if proc is None else (opened.outcome.message or
+                                                       f"proof state {opened.proof_state}, not "
+                                                       f"{self.root_handle.proof_state}")
+            raise BackendError(f"the root of {self.theorem.name} was lost with its clone and could not be "
+                               f"rebuilt: {why}")
+        self.root_rebuilds += 1
+        return proc
+
     def has_state(self, handle: Any) -> bool:
         if not isinstance(handle, CriuHandle):
             return False
-        if self._image_of(handle) is not None:
+        if self._image_of(handle) is not None or self._is_root(handle):  # a lost lazy root is re-opened
             return True
         return self._warm_for(handle) is not None or self._busy_with(handle)
 
