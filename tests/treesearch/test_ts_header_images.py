@@ -182,3 +182,33 @@ def test_a_damaged_header_image_is_rebuilt_with_copies_ahead(criu, no_leaks):
     first, second, builds = anyio.run(main)
     assert first.verified and second.verified, (second.stopped_by, second.errors)
     assert builds == 2
+
+
+def test_a_finished_theorems_idle_clone_serves_the_next_theorem(criu, no_leaks):
+    """Closing a backend gives its idle clone of the header image back; the next theorem is stated in it
+    (no restore), and a lazy root lost with that clone is stated again under a new proof state id."""
+    import os
+    import signal
+
+    async def main():
+        with HeaderImages(ahead=1) as headers:
+            first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers, freeze="lazy", keep_warm=1)
+            (header,) = headers._headers.values()
+            assert len(header.live) == 1 and header.live[0].poll() is None
+            backend = make_backend("criu", argv=ARGV, header_images=headers, freeze="lazy", keep_warm=1)
+            async with backend:
+                root = await backend.open(with_mathlib(IMP_TRANS))
+                assert headers.reused == 1 and backend.timings.counts.get("thaw", 0) == 1  # the take, no restore
+                (pid,) = backend.pids()
+                os.kill(pid, signal.SIGKILL)
+                while backend.pids():
+                    await anyio.sleep(0.01)
+                (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
+                assert child.kind is Kind.OPEN and backend.root_rebuilds == 1
+                assert backend.root_handle.proof_state != root.handle.proof_state  # stated in a fresh copy
+                (grand,) = await backend.expand(child.handle, ["apply hqr"])
+                assert grand.kind is Kind.OPEN
+            return first, headers.builds
+
+    first, builds = anyio.run(main)
+    assert first.verified and builds == 1

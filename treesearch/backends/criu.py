@@ -42,7 +42,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -65,6 +65,7 @@ class Header:
     image: Any  # criu_backend.Image
     env: int
     pool: Any = None  # criu_backend.ClonePool of copies thawed ahead of demand (HeaderImages(ahead=N))
+    live: list = field(default_factory=list)  # idle clones of the image given back by finished theorems
 
 
 class HeaderImages:
@@ -76,13 +77,17 @@ class HeaderImages:
 
     With ``ahead=N`` each header image keeps N copies thawed ahead of demand (a ``criu_backend.ClonePool``):
     a theorem's root clone is taken from there at no restore cost, and a background thread thaws the
-    replacement while the theorem is searched. ``ahead_taken`` counts the clones so taken."""
+    replacement while the theorem is searched. ``ahead_taken`` counts the clones so taken. A backend that
+    closes also gives back up to N of its idle clones of the header image (:meth:`give_back`): they still
+    hold the header's environment, so the next theorem is stated in one of them without any restore, as a
+    native repl would (``reused`` counts these)."""
 
     def __init__(self, *, image_root: str | None = None, ahead: int = 0) -> None:
         if ahead < 0:
             raise BackendError(f"HeaderImages ahead must be >= 0, got {ahead}")
         self.ahead = ahead
         self.ahead_taken = 0
+        self.reused = 0
         self.image_root = image_root
         self.store: Any = None
         self.builds = 0
@@ -162,19 +167,41 @@ class HeaderImages:
             with anyio.CancelScope(shield=True):
                 await aio.aclose(proc)
 
-    async def take_ahead(self, header: Header) -> Any:
+    async def take_ahead(self, header: Header, timeout: float = 120.0) -> Any:
         """A copy of ``header``'s image thawed ahead of demand (the caller owns it), or ``None`` when the
-        header keeps none or its pool failed (then thaw the image on demand)."""
+        header keeps none or its pool failed (then thaw the image on demand). When the copy is still being
+        thawed (the previous take started it), this waits for it: it is further along than a new restore."""
         from criu_backend import CriuError
 
-        if header.pool is None or self._closed:
+        if self._closed:
+            return None
+        while header.live:
+            proc = header.live.pop()
+            if proc.poll() is None:
+                self.reused += 1
+                return proc
+            proc.close()  # it died while idle
+        if header.pool is None:
             return None
         try:
-            proc = await anyio.to_thread.run_sync(header.pool.take, 0.0)
+            proc = await anyio.to_thread.run_sync(header.pool.take, timeout)
         except (CriuError, TimeoutError):
-            return None  # none ready yet, or the refill failed: an on-demand thaw is as good
+            return None  # the refill failed (or hung): an on-demand thaw says why, or works
         self.ahead_taken += 1
         return proc
+
+    def give_back(self, header: Header, proc: Any) -> bool:
+        """Keep ``proc`` -- an idle, running clone of ``header``'s image whose theorem is finished -- for the
+        next theorem with this header; False (the caller ends it) when there is no room or it does not fit."""
+        if (self._closed or header.image.removed or len(header.live) >= max(self.ahead, 1)
+                or getattr(proc, "image", None) is not header.image or proc.poll() is not None):
+            return False
+        header.live.append(proc)
+        return True
+
+    def _end_live(self, header: Header) -> None:
+        while header.live:
+            header.live.pop().close()
 
     def forget(self, header: Header) -> None:
         """Drop and remove ``header`` (e.g. its image is damaged); the next ``get`` of its key rebuilds it."""
@@ -183,6 +210,7 @@ class HeaderImages:
                 del self._headers[key]
         if header.pool is not None:
             header.pool.close()
+        self._end_live(header)
         if not header.image.removed:
             header.image.unpin()
             header.image.remove()
@@ -193,6 +221,7 @@ class HeaderImages:
         for header in self._headers.values():
             if header.pool is not None:
                 header.pool.close()
+            self._end_live(header)
         self._headers.clear()
         if self.store is not None:
             self.store.close()
@@ -255,6 +284,7 @@ class CriuBackend(Backend):
         self.warm_hits = 0
         self.root_rebuilds = 0  # lazy roots re-opened after their only clone died
         self._root_image: Any = None
+        self._header: Header | None = None  # the run's header image this theorem was opened on
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "freeze": self.freeze_mode, "clones": self.clones_mode,
@@ -367,8 +397,7 @@ class CriuBackend(Backend):
                     await self._parked.wait()
                     continue
                 if self._is_root(handle):
-                    proc = await self._reopen_root()
-                    sessions = {handle.session}
+                    proc, sessions = await self._reopen_root()
                     break
             (proc,) = await self._thaw(handle, 1)
             sessions = set(self._image_sessions.get(str(image.path), frozenset({handle.session})))
@@ -403,10 +432,10 @@ class CriuBackend(Backend):
     # -------------------------------------------------------------- Backend
     @property
     def lazy_root(self) -> bool:
-        """With lazy freeze and warm clones (or ``lazy_root=True`` with warm clones) the root is not frozen when
-        opened: its clone is parked warm, and frozen only when it must end (the LRU of ``keep_warm``); the
+        """With lazy freeze and warm clones, one clone per expansion (or ``lazy_root=True`` with those clones)
+        the root is not frozen when opened: its clone is parked warm, and frozen only when it must end (the LRU of ``keep_warm``); the
         first image holding it is pinned."""
-        if self.keep_warm <= 0:
+        if self.keep_warm <= 0 or self.clones_mode != PER_EXPANSION:  # per-tactic clones thaw from images
             return False
         return self.freeze_mode == LAZY if self._lazy_root is None else bool(self._lazy_root)
 
@@ -424,6 +453,7 @@ class CriuBackend(Backend):
             if isinstance(got, Outcome):
                 return None, got
             header = got
+            self._header = header
             t0 = time.perf_counter()
             proc = await self.header_images.take_ahead(header)
             if proc is not None:
@@ -498,34 +528,41 @@ class CriuBackend(Backend):
                     await self._end(proc)
 
     def _is_root(self, handle: CriuHandle) -> bool:
-        root = self.root_handle
-        return root is not None and handle.serial == 0 and handle.session == root.session
+        return self.root_handle is not None and handle.serial == 0
 
-    async def _reopen_root(self) -> Any:
-        """The root's only clone died before it was frozen (lazy root): state the theorem again on the header,
-        which gives the same proof state id (a repl is deterministic); the new clone holds the root's session."""
+    def _current(self, handle: Any) -> Any:
+        """The root's current handle for any handle on the root (it changes when a lost lazy root is
+        re-opened); other handles as they are."""
+        return self.root_handle if isinstance(handle, CriuHandle) and self._is_root(handle) else handle
+
+    async def _reopen_root(self) -> tuple[Any, set[int]]:
+        """The root's only clone died before it was frozen (lazy root): state the theorem again on the header.
+        The new clone holds the root under a new session and proof state id, which ``root_handle`` now names
+        (every handle on the root maps to it)."""
         proc, opened = await self._root_clone(self.theorem)
-        if proc is None or not opened.outcome.ok or opened.proof_state != self.root_handle.proof_state:
+        if proc is None or not opened.outcome.ok:
             if proc is not None:
                 with anyio.CancelScope(shield=True):
                     await self._end(proc)
-            why = opened.message if proc is None else (opened.outcome.message or
-                                                       f"proof state {opened.proof_state}, not "
-                                                       f"{self.root_handle.proof_state}")
+            why = opened.message if proc is None else opened.outcome.message
             raise BackendError(f"the root of {self.theorem.name} was lost with its clone and could not be "
                                f"rebuilt: {why}")
+        session = next(self._session)
+        self.root_handle = CriuHandle(None, opened.proof_state, 0, session)
+        self._unfrozen[session] = 1
         self.root_rebuilds += 1
-        return proc
+        return proc, {session}
 
     def has_state(self, handle: Any) -> bool:
         if not isinstance(handle, CriuHandle):
             return False
+        handle = self._current(handle)
         if self._image_of(handle) is not None or self._is_root(handle):  # a lost lazy root is re-opened
             return True
         return self._warm_for(handle) is not None or self._busy_with(handle)
 
     def touch(self, handle: Any) -> None:
-        image = self._image_of(handle) if isinstance(handle, CriuHandle) else None
+        image = self._image_of(self._current(handle)) if isinstance(handle, CriuHandle) else None
         if image is not None:
             image.touch()
 
@@ -573,6 +610,7 @@ class CriuBackend(Backend):
         results: list[Outcome] = []
         while len(results) < len(runs):
             proc, sessions = await self._take(handle)
+            handle = self._current(handle)  # a lost lazy root re-opened by _take has a new proof state id
             session = next(self._session)
             sessions.add(session)
             client = _repl.attach_client(proc, timeout=timeout, memory_limit=self.memory_limit)
@@ -609,6 +647,7 @@ class CriuBackend(Backend):
         return results
 
     async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
+        handle = self._current(handle)
         timeout = timeout or self.tactic_timeout
         if not tactics:
             return []
@@ -617,6 +656,7 @@ class CriuBackend(Backend):
         return await self._in_one_clone(handle, [[t] for t in tactics], timeout, self.freeze_mode == EAGER)
 
     async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
+        handle = self._current(handle)
         timeout = timeout or self.tactic_timeout
         self.evicted_rebuilds += 1
         if self.clones_mode == PER_EXPANSION:
@@ -631,7 +671,7 @@ class CriuBackend(Backend):
 
     def release(self, handle: Any) -> None:
         """Drop ``handle``'s claim on its image; the image is removed when no unreleased handle refers to it."""
-        if not isinstance(handle, CriuHandle) or handle is self.root_handle or handle.serial in self._released:
+        if not isinstance(handle, CriuHandle) or self._is_root(handle) or handle.serial in self._released:
             return
         self._released.add(handle.serial)
         if handle.image is None:
@@ -661,6 +701,7 @@ class CriuBackend(Backend):
     def handle_to_json(self, handle: Any) -> Any:
         if not isinstance(handle, CriuHandle):
             return None
+        handle = self._current(handle)
         image = self._image_of(handle)
         return {"image": str(image.path) if image is not None else None, "proof_state": handle.proof_state}
 
@@ -674,6 +715,14 @@ class CriuBackend(Backend):
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            header = self._header
+            if header is not None and self.header_images is not None:
+                # idle clones of the header image still hold the header's environment: the next theorem is
+                # stated in one of them instead of a restore (they were adopted by the header's store)
+                for p in reversed(list(self._warm)):
+                    if self.header_images.give_back(header, p):
+                        self._warm.pop(p, None)
+                        self._clones.discard(p)
             for p in list(self._clones):
                 await self._end(p)
             if self.store is not None:
