@@ -285,3 +285,24 @@ def test_a_lazy_root_lost_with_its_clone_is_stated_again(criu, no_leaks):
         assert backend.pids() == []
 
     anyio.run(main)
+
+
+def test_a_warm_clone_whose_expansion_is_cancelled_stays_warm(criu, no_leaks):
+    """When the search cancels an expansion (say, another one proved the theorem), the clone's running step
+    is finished and dropped, and the clone is parked warm with every state it held."""
+    backend = make_backend("criu", clones="per-expansion", freeze="lazy", keep_warm=1)
+
+    async def main():
+        async with backend:
+            root = await backend.open(IMP_TRANS)
+            (a,) = await backend.expand(root.handle, ["intro hpq"])
+            with anyio.move_on_after(0.1) as scope:
+                await backend.expand(a.handle, [SLOWISH_INTRO])  # ~0.5 s: cancelled mid-step
+            assert scope.cancelled_caught
+            assert len(backend.pids()) == 1 and len(backend._warm) == 1  # parked, not ended
+            (b,) = await backend.expand(a.handle, ["intro hqr hp"])
+            assert b.kind is Kind.OPEN and backend.warm_hits == 3
+            assert backend.timings.counts.get("thaw", 0) == 0 and backend.root_rebuilds == 0
+        assert backend.pids() == []
+
+    anyio.run(main)

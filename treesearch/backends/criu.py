@@ -56,6 +56,7 @@ EAGER = "eager"
 LAZY = "lazy"
 PER_EXPANSION = "per-expansion"
 PER_TACTIC = "per-tactic"
+CANCELLED_STEP_WAIT = 2.0  # seconds a clone whose expansion was cancelled may take to finish its step
 
 
 @dataclass(frozen=True)
@@ -616,7 +617,7 @@ class CriuBackend(Backend):
             client = _repl.attach_client(proc, timeout=timeout, memory_limit=self.memory_limit)
             made: list[tuple[Outcome, int]] = []
             dead = False
-            finished = False
+            finished = cancelled = False
             try:
                 while len(results) < len(runs) and not dead:
                     tactics = runs[len(results)]
@@ -637,10 +638,19 @@ class CriuBackend(Backend):
                     out.handle = self._new_handle(image if out.kind is Kind.OPEN else None, ps,
                                                   0 if dead else session, kind=out.kind)
                 finished = True
+            except anyio.get_cancelled_exc_class():
+                cancelled = True
+                raise
             finally:
-                await _repl.close_client(client)
                 with anyio.CancelScope(shield=True):
-                    if finished and not dead:
+                    keep = finished and not dead
+                    if cancelled and not dead and _repl.client_alive(client):
+                        # The search no longer wants this expansion (e.g. another one proved the theorem), but
+                        # the clone still holds every earlier state: once the cancelled step's reply is read,
+                        # it is as good a warm clone as before.
+                        keep = await client.resync(CANCELLED_STEP_WAIT) if client.owed else True
+                    await _repl.close_client(client)
+                    if keep:
                         await self._park(proc, sessions)
                     else:
                         await self._end(proc)
