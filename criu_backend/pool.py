@@ -14,9 +14,11 @@ from criu_backend.store import Image
 class ClonePool:
     """Keeps ``size`` running copies of ``image`` ready; :meth:`take` hands one over and a background thread
     thaws a replacement.  The image is pinned while the pool is open.  ``close()`` kills the copies not taken.
+    With ``prefill=False`` the constructor returns at once and the first copies are thawed by that thread too
+    (``take`` waits for them).
     """
 
-    def __init__(self, image: Image, *, size: int, lazy: bool = False):
+    def __init__(self, image: Image, *, size: int, lazy: bool = False, prefill: bool = True):
         if size < 1:
             raise ValueError(f"ClonePool: size must be >= 1, got {size}")
         self.image = image.pin()
@@ -27,7 +29,10 @@ class ClonePool:
         self._closed = False
         self._wanted = 0
         self.error: CriuError | None = None  # the last refill failure, re-raised by take()
-        self._ready.extend(core.thaw_many(image, size, lazy=lazy))
+        if prefill:
+            self._ready.extend(core.thaw_many(image, size, lazy=lazy))
+        else:
+            self._wanted = size
         self._thread = threading.Thread(target=self._refill, name="criu_backend-pool", daemon=True)
         self._thread.start()
 

@@ -270,3 +270,19 @@ def test_clone_pool_hands_out_ready_copies_and_refills(store):
     finally:
         for c in taken:
             c.close()
+
+
+def test_clone_pool_without_prefill_thaws_its_first_copies_in_the_background(store):
+    with cb.spawn(COUNTER_ARGV) as orig:
+        ask(orig, "5")
+        image = cb.freeze(orig, store)
+    pool = cb.ClonePool(image, size=1, prefill=False)
+    try:
+        c = pool.take(timeout=60)  # waits for the thread's first copy
+        try:
+            assert ask(c, "1") == "6"
+        finally:
+            c.close()
+    finally:
+        pool.close()
+    assert image.pins == 0

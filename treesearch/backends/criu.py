@@ -149,24 +149,28 @@ class HeaderImages:
             if err is not None or not isinstance(resp, CommandResponse) or resp.env is None:
                 return Outcome(Kind.ERROR, message=f"header {header_text!r} failed: {err}")
             try:
-                image = await aio.freeze(proc, self.store, leave_running=False)
+                image = await aio.freeze(proc, self.store, leave_running=bool(self.ahead))
             except CriuError as e:
                 raise BackendError(f"criu backend could not freeze the header {header_text!r}: {e}") from e
             image.pin()
             self.builds += 1
-            pool = None
+            header = Header(image, resp.env)
             if self.ahead:
                 from criu_backend import ClonePool
 
+                # the repl that ran the header serves the first theorem; the pool's thread thaws copies meanwhile
+                header.live.append(proc)
+                proc = None
                 try:
-                    pool = await anyio.to_thread.run_sync(lambda: ClonePool(image, size=self.ahead))
+                    header = Header(image, resp.env, ClonePool(image, size=self.ahead, prefill=False), header.live)
                 except CriuError:
-                    pool = None  # no copies ahead: theorems thaw the image on demand, as without `ahead`
-            return Header(image, resp.env, pool)
+                    pass  # no copies ahead: theorems thaw the image on demand, as without `ahead`
+            return header
         finally:
             await _repl.close_client(client)
-            with anyio.CancelScope(shield=True):
-                await aio.aclose(proc)
+            if proc is not None:
+                with anyio.CancelScope(shield=True):
+                    await aio.aclose(proc)
 
     async def take_ahead(self, header: Header, timeout: float = 120.0) -> Any:
         """A copy of ``header``'s image thawed ahead of demand (the caller owns it), or ``None`` when the
@@ -194,8 +198,10 @@ class HeaderImages:
     def give_back(self, header: Header, proc: Any) -> bool:
         """Keep ``proc`` -- an idle, running clone of ``header``'s image whose theorem is finished -- for the
         next theorem with this header; False (the caller ends it) when there is no room or it does not fit."""
+        # A clone of the header image belongs to the header's store, and the repl that built the image to no
+        # store; a clone of another image belongs to its backend's store, which ends it: that one cannot stay.
         if (self._closed or header.image.removed or len(header.live) >= max(self.ahead, 1)
-                or getattr(proc, "image", None) is not header.image or proc.poll() is not None):
+                or getattr(proc, "image", None) not in (header.image, None) or proc.poll() is not None):
             return False
         header.live.append(proc)
         return True
