@@ -315,6 +315,17 @@ class FreezeJob:
                 msg += f"; its stderr ends with: {_tail(err, 1500)}"
         return msg
 
+    def _target_survived(self, log: str) -> bool:
+        """After a failed dump: is the target still running?  A target killed while criu held it dies only once
+        criu lets go, and a large one takes a while to tear down, so when criu saw it vanish ("No such
+        process") this waits up to a second for it to be gone rather than calling it alive."""
+        deadline = time.monotonic() + (1.0 if "No such process" in log else 0.0)
+        while True:
+            alive = _sys.running(self.pid) and (self.proc is None or self.proc.poll() is None)
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.005)
+
     def start(self, *, locked: bool = False) -> subprocess.Popen:
         """Launch criu dump; without ``locked``, first take the dump lock of the target's cwd (blocking)."""
         if not locked:
@@ -363,8 +374,7 @@ class FreezeJob:
         if rc != 0:
             log = _read_text(self.dir / "dump.log") + ("\n" + err_text if err_text.strip() else "")
             self._discard_dir()
-            alive = _sys.running(self.pid) and (self.proc is None or self.proc.poll() is None)
-            if not alive:
+            if not self._target_survived(log):
                 prc = self.proc.returncode if self.proc is not None else None
                 raise TargetGone(self._gone_message("during the freeze", prc) +
                                  f"; criu dump log ends with:\n{_tail(log)}", pid=self.pid, returncode=prc)
