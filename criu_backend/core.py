@@ -8,6 +8,7 @@ step except the waiting, and ``thaw_many`` keeps N restores in flight at once.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -93,6 +94,19 @@ def _hint(log: str) -> str:
     for needle, hint in _HINTS:
         if any(needle in line and line.startswith("Error") for line in log.splitlines()):
             return f" Reason: {hint}."
+    return ""
+
+
+_MISSING_FILE = re.compile(r"Can't open file (\S+) on restore: (.+)")
+
+
+def _restore_hint(log: str) -> str:
+    """A plain-language reason for a known criu restore failure, or ''."""
+    m = _MISSING_FILE.search(log)
+    if m:
+        path = m.group(1) if m.group(1).startswith("/") else "/" + m.group(1)
+        return (f" Reason: the process had {path} open or mapped when it was frozen, and it cannot be opened "
+                f"now ({m.group(2).strip()}); put the file back at that path, or freeze the process again.")
     return ""
 
 
@@ -614,8 +628,8 @@ class RestoreJob:
             text = _tail(log + ("\n" + err if err.strip() else ""))
             self._cleanup(close_ours=True)
             raise CriuRefused(
-                f"criu restore of {self.image.path} failed with exit {rc}; the image is unchanged. "
-                f"criu restore log ends with:\n{text}",
+                f"criu restore of {self.image.path} failed with exit {rc}; the image is unchanged."
+                f"{_restore_hint(log)} criu restore log ends with:\n{text}",
                 action="restore", returncode=rc, log_tail=text, log_path=None,
             )
         in_w, out_r, err_r = self._ours

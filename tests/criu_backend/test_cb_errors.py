@@ -177,3 +177,23 @@ def test_target_killed_during_freeze(store):
         assert list(store) == []
     finally:
         p.close()
+
+
+def test_a_file_gone_since_the_freeze_is_named_at_thaw(store, tmp_path):
+    """A process that keeps a file open is frozen; the file is deleted; the thaw fails saying which file and
+    what to do (criu re-opens files by path at restore)."""
+    data = tmp_path / "kept-open.bin"
+    data.write_bytes(b"x" * 4096)
+    argv = [sys.executable, "-c", f"import sys\nf = open({str(data)!r}, 'rb')\nfor line in sys.stdin:\n"
+            "    print(line.strip(), flush=True)\n"]
+    with cb.spawn(argv) as p:
+        assert ask(p, "hi") == "hi"
+        image = cb.freeze(p, store)
+    data.unlink()
+    with pytest.raises(cb.CriuRefused) as err:
+        cb.thaw(image)
+    assert f"the process had {data} open or mapped" in str(err.value)
+    assert "put the file back at that path, or freeze the process again" in str(err.value)
+    data.write_bytes(b"x" * 4096)  # back in place: the image thaws
+    with cb.thaw(image) as clone:
+        assert ask(clone, "again") == "again"
