@@ -165,17 +165,20 @@ def _lemma_hashes(names: list[str], lib: dict[str, ConstInfo]):
                     dtype=np.float32)
 
 
-def _fill_rows(rows, h, dim: int, crc: int = 0) -> int:
-    """Write the index rows for lemma hashes ``h`` into ``rows`` chunk by chunk; return the crc32 of the bytes."""
+def _fill_rows(rows, h, dim: int, *, checksum: bool = False) -> int | None:
+    """Write the index rows for lemma hashes ``h`` into ``rows`` chunk by chunk; with ``checksum``, return the
+    crc32 of the bytes written (the cache file's header records it), else ``None``."""
     import numpy as np
 
     freqs = np.arange(1, dim + 1, dtype=np.float32) / dim
     chunk = 512
+    crc = 0
     for s in range(0, len(h), chunk):
         part = rows[s:s + chunk]
         np.sin(np.outer(h[s:s + chunk], freqs), out=part)
-        crc = zlib.crc32(memoryview(np.ascontiguousarray(part)).cast("B"), crc)
-    return crc
+        if checksum:
+            crc = zlib.crc32(memoryview(part).cast("B"), crc)
+    return crc if checksum else None
 
 
 def premise_index(names: list[str], lib: dict[str, ConstInfo], dim: int = EMBEDDING_DIM):
@@ -233,7 +236,7 @@ def _write_index_file(path: Path, h, dim: int, key: str, *, replace: bool) -> No
         size = INDEX_HEADER + len(h) * dim * 4
         os.ftruncate(fd, size)
         rows = np.memmap(tmp, dtype=np.float32, mode="r+", offset=INDEX_HEADER, shape=(len(h), dim))
-        crc = _fill_rows(rows, h, dim)
+        crc = _fill_rows(rows, h, dim, checksum=True)
         rows.flush()
         del rows
         head = json.dumps({"format": INDEX_MAGIC, "version": INDEX_VERSION, "rows": len(h), "dim": dim,
