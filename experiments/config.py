@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
+
 __all__ = [
     "ConfigError",
     "Key",
@@ -116,7 +118,7 @@ SCHEMA: tuple[Key, ...] = (
         "MiniLean only: where the import keeps its premise index. `heap`: anonymous memory rebuilt by every "
         "import (the seed's 455 MB image). `mmap`: a cache file built once and mapped read-only, as Lean maps "
         "its .olean files; CRIU re-maps it instead of copying it, so images are ~25 MB and thaws ~0.05 s "
-        "(absent: $CRYO_MINILEAN_LIBRARY_STORAGE, else heap).", choices=("heap", "mmap")),
+        "(absent: $CRYO_MINILEAN_LIBRARY_STORAGE, else heap).", choices=MINILEAN_LIBRARY_STORAGES),
     # [backend] -- how search-tree nodes are stored
     Key("backend", "kind", "str", "criu",
         "How a tree node keeps its state: a frozen CRIU image (`criu`), a repl pickle replayed into a fresh "

@@ -6,11 +6,15 @@ import os
 import sys
 from typing import Mapping, Sequence
 
-__all__ = ["minilean_argv", "lake_repl_argv", "repl_environment", "CRIU_SAFE_ENV"]
+__all__ = ["minilean_argv", "lake_repl_argv", "repl_environment", "CRIU_SAFE_ENV", "MINILEAN_LIBRARY_STORAGES"]
 
 # The Lean runtime's libuv uses io_uring unless told not to; CRIU cannot checkpoint io_uring instances
 # (the seed article: "launch repl with UV_USE_IO_URING=0").
 CRIU_SAFE_ENV = {"UV_USE_IO_URING": "0"}
+
+# Where MiniLean's `import Mathlib` keeps its premise index (lean_env.minilean.library): anonymous memory, or a
+# cache file mapped read-only.
+MINILEAN_LIBRARY_STORAGES = ("heap", "mmap")
 
 
 def minilean_argv(
@@ -32,8 +36,9 @@ def minilean_argv(
             raise ValueError(f"library_size must be >= 0, got {library_size}")
         argv += ["--library-size", str(library_size)]
     if library_storage is not None:
-        if library_storage not in ("heap", "mmap"):
-            raise ValueError(f"library_storage must be heap or mmap, got {library_storage!r}")
+        if library_storage not in MINILEAN_LIBRARY_STORAGES:
+            raise ValueError(f"library_storage must be one of {', '.join(MINILEAN_LIBRARY_STORAGES)}, "
+                             f"got {library_storage!r}")
         argv += ["--library-storage", library_storage]
     if imports:
         argv += ["--modules", ",".join(imports)]

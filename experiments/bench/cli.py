@@ -13,21 +13,23 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from experiments.bench.common import BenchError, machine_facts, prepare_output, write_json, write_text
+from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
 
 __all__ = ["register_bench", "add_run_all_arguments", "run_all", "main", "QUICK", "FULL"]
 
 # Settings of each part: the full run, and --quick.
 FULL = {
-    "seed": {"library_size": None, "repeat": 3, "cold_wait": 10.0, "storages": ["heap", "mmap"]},
+    "seed": {"library_size": None, "repeat": 3, "cold_wait": 10.0, "storages": list(MINILEAN_LIBRARY_STORAGES)},
     "snapshot": {"sizes": [30, 100, 450, 1000], "fanouts": [1, 2, 4, 8, 16], "fanout_size": 450, "cold_wait": 5.0,
                  "repeat": 3},
-    "search": {"library_size": None, "max_expansions": 24, "time_limit": 90.0, "storages": ["heap", "mmap"]},
+    "search": {"library_size": None, "max_expansions": 24, "time_limit": 90.0,
+               "storages": list(MINILEAN_LIBRARY_STORAGES)},
     "profile": {"library_size": None},
     "images": {"size_mb": 450, "repeat": 3},
     "variants": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
 }
 QUICK = {
-    "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5, "storages": ["heap", "mmap"]},
+    "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5, "storages": list(MINILEAN_LIBRARY_STORAGES)},
     "snapshot": {"sizes": [20], "fanouts": [1, 2], "fanout_size": 20, "cold_wait": 0.5, "repeat": 1},
     "search": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0, "storages": ["mmap"]},
     "profile": {"library_size": 100},
@@ -143,13 +145,11 @@ def _split(text: str | None) -> list[str]:
 
 
 def _storages(text: str) -> list[str]:
-    from experiments.bench.seed_table import STORAGES
-
     found = _split(text)
-    bad = [x for x in found if x not in STORAGES]
+    bad = [x for x in found if x not in MINILEAN_LIBRARY_STORAGES]
     if bad or not found:
         raise argparse.ArgumentTypeError(f"expected comma-separated library storages out of "
-                                         f"{', '.join(STORAGES)}, got {text!r}")
+                                         f"{', '.join(MINILEAN_LIBRARY_STORAGES)}, got {text!r}")
     return found
 
 

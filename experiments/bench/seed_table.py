@@ -21,13 +21,14 @@ from typing import Any, Callable
 
 from experiments.bench.common import SEED, TARGETS, BenchError, Stopwatch, fmt_ratio, markdown_table, median, ratio
 from lean_env.minilean.bench import rss_mb
+from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
 
 __all__ = ["HEADER", "PAYLOAD", "STORAGES", "run_seed", "run_seed_storages", "seed_by_storage", "seed_markdown",
            "dir_bytes", "bare_restore_reply"]
 
 # MiniLean's library storages (lean_env.minilean.library): the premise index in anonymous memory, as the seed's
 # measured repl held its imports, or in a read-only file mapping, as Lean maps its .olean files.
-STORAGES = ("heap", "mmap")
+STORAGES = MINILEAN_LIBRARY_STORAGES
 STORAGE_LABELS = {"heap": "heap (anonymous memory)", "mmap": "mmap (library file-mapped, as .olean)"}
 
 # The seed's command is "import Mathlib\nopen BigOperators\nopen Real\nopen Nat"; MiniLean has no

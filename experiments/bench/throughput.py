@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from experiments.bench.common import TARGETS, BenchError, fmt_ratio, markdown_table, ratio
+from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
 
 __all__ = ["DEFAULT_THEOREMS", "QUICK_THEOREMS", "BACKENDS", "search_config_text", "run_search",
            "run_search_storages", "search_by_storage", "search_markdown", "search_targets"]
@@ -123,7 +124,8 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
     }
 
 
-def run_search_storages(out: Path, storages: Sequence[str] = ("heap", "mmap"), **kwargs: Any) -> dict[str, Any]:
+def run_search_storages(out: Path, storages: Sequence[str] = MINILEAN_LIBRARY_STORAGES,
+                        **kwargs: Any) -> dict[str, Any]:
     """:func:`run_search` once per MiniLean library storage; ``{"storages": {storage: result}}``."""
     return {"storages": {st: run_search(out, library_storage=st, **kwargs) for st in storages}}
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lean_env.minilean",
                                  description="MiniLean: an embedded prover speaking the Lean repl protocol.")
     ap.add_argument("--library-size", type=int, default=None,
                     help="lemmas built by `import Mathlib` (default: $CRYO_MINILEAN_LIBRARY_SIZE or 3000)")
-    ap.add_argument("--library-storage", choices=("heap", "mmap"), default=None,
+    ap.add_argument("--library-storage", choices=MINILEAN_LIBRARY_STORAGES, default=None,
                     help="where the import keeps the premise index: heap (anonymous memory, rebuilt by every "
                          "import) or mmap (a cache file mapped read-only, as Lean maps .olean files; default: "
                          "$CRYO_MINILEAN_LIBRARY_STORAGE or heap)")

@@ -27,6 +27,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from ..repl_cmd import MINILEAN_LIBRARY_STORAGES
 from .elab import Elaborator
 from .errors import ElabError
 from .expr import Const, Pi, get_app_fn_args
@@ -35,7 +36,7 @@ from .prelude import CORE_DEFINITIONS, CORE_SIGNATURES
 from .syntax import Parser
 
 DEFAULT_LIBRARY_SIZE = 3000
-LIBRARY_STORAGES = ("heap", "mmap")
+LIBRARY_STORAGES = MINILEAN_LIBRARY_STORAGES
 DEFAULT_LIBRARY_STORAGE = "heap"
 STORAGE_ENV = "CRYO_MINILEAN_LIBRARY_STORAGE"
 CACHE_ENV = "CRYO_MINILEAN_CACHE"
