@@ -42,6 +42,12 @@ TARGETS = {
 }
 
 
+def by_storage(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The per-library-storage results of a part measured once per storage (``{"storages": {name: result}}``);
+    a part written before storages existed is one result, measured with the default storage, heap."""
+    return result["storages"] if "storages" in result else {"heap": result}
+
+
 class BenchError(RuntimeError):
     """A benchmark could not run (missing CRIU, a repl that failed, an unusable output dir); says what to do."""
 

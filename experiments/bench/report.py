@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from experiments.bench.common import SEED, TARGETS, Verdict, markdown_table, machine_facts, write_json, write_text
+from experiments.bench.common import (SEED, TARGETS, Verdict, by_storage, machine_facts, markdown_table, write_json,
+                                      write_text)
 
 __all__ = ["PARTS", "verdicts", "build_report", "read_parts"]
 
@@ -36,9 +37,7 @@ def verdicts(parts: dict[str, Any]) -> list[Verdict]:
     out: list[Verdict] = []
     seed = parts.get("seed", {}).get("result")
     if seed:
-        from experiments.bench.seed_table import seed_by_storage
-
-        for st, r in seed_by_storage(seed).items():
+        for st, r in by_storage(seed).items():
             m = r["median"]
             size = f"{r['image_mb']:.0f} MB image, {m['rss_after_import_mb']:.0f} MB RSS"
             for key, label in (("thaw_reply_warm_s", "warm"), ("thaw_reply_cold_s", "cold"),
@@ -63,9 +62,9 @@ def verdicts(parts: dict[str, Any]) -> list[Verdict]:
                            fanout_target(snap), TARGETS["fanout8_vs_lazy1"], False))
     search = parts.get("search", {}).get("result")
     if search:
-        from experiments.bench.throughput import search_by_storage, search_targets
+        from experiments.bench.throughput import search_targets
 
-        for st, r in search_by_storage(search).items():
+        for st, r in by_storage(search).items():
             t = search_targets(r)
             out.append(Verdict(f"criu / pickle theorems per minute (import-heavy), {st} storage",
                                t.get("criu_vs_pickle_tpm"), TARGETS["criu_vs_pickle_tpm"], True))

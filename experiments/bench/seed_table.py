@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from experiments.bench.common import SEED, TARGETS, BenchError, Stopwatch, fmt_ratio, markdown_table, median, ratio
+from experiments.bench.common import (SEED, TARGETS, BenchError, Stopwatch, by_storage, fmt_ratio, markdown_table,
+                                      median, ratio)
 from lean_env.minilean.bench import rss_mb
 from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
 
-__all__ = ["HEADER", "PAYLOAD", "STORAGES", "run_seed", "run_seed_storages", "seed_by_storage", "seed_markdown",
+__all__ = ["HEADER", "PAYLOAD", "STORAGES", "run_seed", "run_seed_storages", "seed_markdown",
            "dir_bytes", "bare_restore_reply"]
 
 # MiniLean's library storages (lean_env.minilean.library): the premise index in anonymous memory, as the seed's
@@ -156,7 +157,8 @@ def run_seed(*, library_size: int | None = None, library_storage: str | None = N
         "thaw_reply_warm_s", "restore_cold_s", "restore_warm_s", "bare_reply_cold_s", "bare_reply_warm_s",
         "bare_restore_cold_s", "bare_restore_warm_s", "lazy_reply_cold_s", "lazy_reply_warm_s", "lazy_settled_s",
         "pool_take_reply_s", "rss_after_import_mb", "pickle_bytes")}
-    out: dict[str, Any] = {"library_size": library_size, "library_storage": library_storage or "heap", "header": HEADER, "payload": PAYLOAD, "repeat": repeat,
+    out: dict[str, Any] = {"library_size": library_size, "library_storage": library_storage or "heap",
+                           "header": HEADER, "payload": PAYLOAD, "repeat": repeat,
                            "cold_wait_s": cold_wait, "argv": argv}
     pickle_dir = Path(tempfile.mkdtemp(prefix="cryo-bench-pickle-"))
     try:
@@ -323,11 +325,6 @@ def run_seed_storages(storages: tuple[str, ...] | list[str] = STORAGES, **kwargs
     return out
 
 
-def seed_by_storage(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The per-storage results of a seed part (one written before storages existed counts as heap)."""
-    return res["storages"] if "storages" in res else {"heap": res}
-
-
 def _seed_notes(st: str, r: dict[str, Any]) -> list[str]:
     m = r["median"]
     ov = r["overhead_vs_bare"]
@@ -342,7 +339,7 @@ def _seed_notes(st: str, r: dict[str, Any]) -> list[str]:
 
 
 def seed_markdown(res: dict[str, Any]) -> str:
-    by = seed_by_storage(res)
+    by = by_storage(res)
     first = next(iter(by.values()))
     lib = first["library_size"] if first["library_size"] is not None else "default (3000)"
     tables = {st: seed_rows(r) for st, r in by.items()}

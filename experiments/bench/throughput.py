@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from experiments.bench.common import TARGETS, BenchError, fmt_ratio, markdown_table, ratio
+from experiments.bench.common import TARGETS, BenchError, by_storage, fmt_ratio, markdown_table, ratio
 from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
 
 __all__ = ["DEFAULT_THEOREMS", "QUICK_THEOREMS", "BACKENDS", "search_config_text", "run_search",
-           "run_search_storages", "search_by_storage", "search_markdown", "search_targets"]
+           "run_search_storages", "search_markdown", "search_targets"]
 
 BACKENDS = ("criu", "pickle", "pickle-warm", "native")
 # Bundled theorems from one tactic to about twenty expansions deep, so that both the per-theorem cost (the
@@ -130,11 +130,6 @@ def run_search_storages(out: Path, storages: Sequence[str] = MINILEAN_LIBRARY_ST
     return {"storages": {st: run_search(out, library_storage=st, **kwargs) for st in storages}}
 
 
-def search_by_storage(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The per-storage results of a search part (one written before storages existed counts as heap)."""
-    return res["storages"] if "storages" in res else {"heap": res}
-
-
 def search_targets(res: dict[str, Any]) -> dict[str, float | None]:
     """criu's theorems per minute over pickle's and over the best of pickle-warm and native (and the same
     ratios for expansions per second, which do not depend on how many theorems a budget happens to prove)."""
@@ -159,7 +154,7 @@ def _mib(n: int) -> str:
 
 
 def search_markdown(res: dict[str, Any]) -> str:
-    by = search_by_storage(res)
+    by = by_storage(res)
     return "\n\n".join(f"**Library storage {name}.** " + _search_markdown_one(r) for name, r in by.items())
 
 
