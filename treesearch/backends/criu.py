@@ -79,7 +79,7 @@ class HeaderImages:
     With ``ahead=N`` each header image keeps N copies thawed ahead of demand (a ``criu_backend.ClonePool``):
     a theorem's root clone is taken from there at no restore cost, and a background thread thaws the
     replacement while the theorem is searched. ``ahead_taken`` counts the clones so taken. A backend that
-    closes also gives back up to N of its idle clones of the header image (:meth:`give_back`): they still
+    closes also gives back up to N (at least one) of its idle clones of the header image (:meth:`give_back`): they still
     hold the header's environment, so the next theorem is stated in one of them without any restore, as a
     native repl would (``reused`` counts these)."""
 
@@ -154,18 +154,14 @@ class HeaderImages:
                 raise BackendError(f"criu backend could not freeze the header {header_text!r}: {e}") from e
             image.pin()
             self.builds += 1
-            header = Header(image, resp.env)
-            if self.ahead:
-                from criu_backend import ClonePool
+            if not self.ahead:
+                return Header(image, resp.env)
+            from criu_backend import ClonePool
 
-                # the repl that ran the header serves the first theorem; the pool's thread thaws copies meanwhile
-                header.live.append(proc)
-                proc = None
-                try:
-                    header = Header(image, resp.env, ClonePool(image, size=self.ahead, prefill=False), header.live)
-                except CriuError:
-                    pass  # no copies ahead: theorems thaw the image on demand, as without `ahead`
-            return header
+            # The repl that ran the header serves the first theorem; the pool's thread thaws copies meanwhile
+            # (a failed refill shows at take_ahead, and that theorem thaws the image on demand).
+            live, proc = [proc], None
+            return Header(image, resp.env, ClonePool(image, size=self.ahead, prefill=False), live)
         finally:
             await _repl.close_client(client)
             if proc is not None:
@@ -197,7 +193,8 @@ class HeaderImages:
 
     def give_back(self, header: Header, proc: Any) -> bool:
         """Keep ``proc`` -- an idle, running clone of ``header``'s image whose theorem is finished -- for the
-        next theorem with this header; False (the caller ends it) when there is no room or it does not fit."""
+        next theorem with this header; False (the caller ends it) when there is no room or it does not fit.
+        Room is ``ahead`` clones per header, and one without copies ahead (``ahead=0``)."""
         # A clone of the header image belongs to the header's store, and the repl that built the image to no
         # store; a clone of another image belongs to its backend's store, which ends it: that one cannot stay.
         if (self._closed or header.image.removed or len(header.live) >= max(self.ahead, 1)
@@ -440,8 +437,8 @@ class CriuBackend(Backend):
     @property
     def lazy_root(self) -> bool:
         """With lazy freeze and warm clones, one clone per expansion (or ``lazy_root=True`` with those clones)
-        the root is not frozen when opened: its clone is parked warm, and frozen only when it must end (the LRU of ``keep_warm``); the
-        first image holding it is pinned."""
+        the root is not frozen when opened: its clone is parked warm, and frozen only when it must end (the LRU
+        of ``keep_warm``); the first image holding it is pinned."""
         if self.keep_warm <= 0 or self.clones_mode != PER_EXPANSION:  # per-tactic clones thaw from images
             return False
         return self.freeze_mode == LAZY if self._lazy_root is None else bool(self._lazy_root)

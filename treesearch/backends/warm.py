@@ -78,12 +78,10 @@ class WarmRepls:
         try:
             env, err = await _repl.run_header(client, theorem, timings=timings, timeout=self.open_timeout)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await _repl.close_client(client)
+            await _repl.close_client(client)  # shielded from cancellation
             raise
         if err is not None:
-            with anyio.CancelScope(shield=True):
-                await _repl.close_client(client)
+            await _repl.close_client(client)
             raise HeaderFailed(err)
         self.started += 1
         return WarmRepl(client, env, key)
