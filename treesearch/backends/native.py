@@ -3,8 +3,8 @@
 Every worker imports the header and states the theorem once, so the root exists in each of them and
 its tactics are spread over the pool. With ``warm_repls`` (a run's shared
 :class:`~treesearch.backends.warm.WarmRepls`) the workers are leased repls that imported the header for an
-earlier theorem, and live ones are given back at ``close()``: the run imports once per worker. Every other node is pinned to the worker that produced it; a
-worker runs one request at a time. When a worker dies (crash, timeout, out of memory) it is replaced
+earlier theorem, and live ones are given back at ``close()``: the run imports once per worker. Every other
+node is pinned to the worker that produced it; a worker runs one request at a time. When a worker dies (crash, timeout, out of memory) it is replaced
 by a fresh one that re-opens the theorem; the states it held are lost and get rebuilt by replay.
 """
 
