@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import anyio
 import numpy as np
 from policies.errors import PolicyError
 
-from treesearch.backends.base import Backend, Kind, Outcome, Timings
+from treesearch.backends.base import COUNTER_KEYS, Backend, Kind, Outcome, Timings, Usage
 from treesearch.budget import (
     STOP_EXHAUSTED, STOP_EXPANSIONS, STOP_INTERRUPTED, STOP_MEMORY, STOP_OPEN_FAILED, STOP_PROVED, STOP_WALL,
     SearchBudget,
@@ -57,6 +57,8 @@ class SearchResult:
     seed: int = 0
     max_in_flight: int = 1
     peak_in_flight: int = 0
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_KEYS, 0))
+    peak_processes: int = 0
 
     @property
     def verified(self) -> bool:
@@ -72,7 +74,7 @@ class SearchResult:
             "peak_memory": self.peak_memory, "image_bytes": self.image_bytes,
             "peak_image_bytes": self.peak_image_bytes, "errors": self.errors, "stopped_by": self.stopped_by,
             "seed": self.seed, "max_in_flight": self.max_in_flight, "peak_in_flight": self.peak_in_flight,
-            "tree_counts": self.tree.counts(),
+            "counters": self.counters, "peak_processes": self.peak_processes, "tree_counts": self.tree.counts(),
         }
 
 
@@ -156,6 +158,9 @@ class SearchDriver:
         self.peak_in_flight = 0
         self.peak_memory = 0
         self.peak_image_bytes = 0
+        self.peak_processes = 0
+        self.usage = Usage(timings=Timings().as_dict())  # the backend's last reported usage
+        self.timings_before = Timings()  # the backend timings of earlier runs of a resumed search
         self.wall_before = 0.0  # wall seconds spent by earlier runs of a resumed search
         self.expansions_before = 0
         self._t0 = time.monotonic()
@@ -176,11 +181,12 @@ class SearchDriver:
         self.errors.append(row)
         self._event("error", **row)
 
-    def _sample(self) -> None:
-        mem = self.backend.memory_bytes()
-        img = self.backend.image_bytes()
+    async def _sample(self) -> None:
+        self.usage = usage = await self.backend.usage()
+        mem = usage.memory_bytes
         self.peak_memory = max(self.peak_memory, mem)
-        self.peak_image_bytes = max(self.peak_image_bytes, img)
+        self.peak_image_bytes = max(self.peak_image_bytes, usage.image_bytes)
+        self.peak_processes = max(self.peak_processes, usage.processes)
         if self.budget.memory_bytes is not None and mem > self.budget.memory_bytes and self.stopped_by is None:
             self.stopped_by = STOP_MEMORY
             self._error("memory", None, f"repl processes use {mem} bytes > budget {self.budget.memory_bytes}")
@@ -191,15 +197,15 @@ class SearchDriver:
         """The node's handle, rebuilt by replaying its tactics from the nearest ancestor holding a state."""
         tree = self.tree
         handle = tree.node(nid)["handle"]
-        if self.backend.has_state(handle):
-            self.backend.touch(handle)
+        if await self.backend.has_state(handle):
+            await self.backend.touch(handle)
             return handle
         steps = tree.replay_path(nid)
         start_handle = tree.node(ROOT)["handle"]
         start = 0
         for i, (anc, _tac) in enumerate(steps[:-1]):
             h = tree.node(anc)["handle"]
-            if self.backend.has_state(h):
+            if await self.backend.has_state(h):
                 start_handle, start = h, i + 1
         tactics = [tac for _n, tac in steps[start:]]
         self._event("replay", node=nid, tactics=len(tactics))
@@ -213,12 +219,12 @@ class SearchDriver:
         tree.node(nid)["handle"] = out.handle
         return out.handle
 
-    def _release_settled(self) -> None:
+    async def _release_settled(self) -> None:
         """Drop the backend states of nodes that can never be expanded again (frees CRIU images)."""
         for nid in self.tree.pop_settled():
             node = self.tree.node(nid)
             if nid != ROOT and node["handle"] is not NO_HANDLE:
-                self.backend.release(node["handle"])
+                await self.backend.release(node["handle"])
                 node["handle"] = NO_HANDLE
 
     # ------------------------------------------------------------------ one expansion
@@ -273,7 +279,7 @@ class SearchDriver:
                     if faulted and leaf != ROOT:  # the state itself may be bad (e.g. frozen while stopped)
                         old = tree.node(leaf)["handle"]
                         tree.node(leaf)["handle"] = NO_HANDLE
-                        self.backend.release(old)
+                        await self.backend.release(old)
                     again = await self._expand_once(leaf, [tactics[i] for i in redo])
                     for i, o in zip(redo, again):
                         outcomes[i] = o
@@ -284,16 +290,16 @@ class SearchDriver:
                 if o.ok:
                     child = tree.add_outcome(leaf, tac, goals=o.goals, handle=o.handle, prior=priors[tac])
                     if o.handle is not None and tree.node(child)["handle"] is not o.handle:
-                        self.backend.release(o.handle)  # a transposition (or cycle) kept the older state
+                        await self.backend.release(o.handle)  # a transposition (or cycle) kept the older state
                 else:
                     tree.add_outcome(leaf, tac, goals=None, prior=priors[tac], message=o.message,
                                      fault=o.kind in (Kind.FAULT, Kind.LOST))
                     if o.handle is not None:
-                        self.backend.release(o.handle)
+                        await self.backend.release(o.handle)
             tree.end_expansion(leaf)
             done = True
             tree.backup(path, self.value_fn(outcomes))
-            self._release_settled()
+            await self._release_settled()
             self._event("expanded", node=leaf, tactics=len(tactics),
                         ok=sum(o.ok for o in outcomes), status=tree.node(leaf)["status"].value)
         except PolicyError as e:  # the proposer cannot handle this state: nothing to try here
@@ -311,7 +317,8 @@ class SearchDriver:
                 tree.end_expansion(leaf, expanded=False)
             tree.remove_virtual_loss(path)
             self.in_flight -= 1
-            self._sample()
+            with anyio.CancelScope(shield=True):
+                await self._sample()
             self._notify()
 
     # ------------------------------------------------------------------ loop
@@ -326,7 +333,7 @@ class SearchDriver:
 
     async def _monitor(self) -> None:
         while True:
-            self._sample()
+            await self._sample()
             await anyio.sleep(self.budget.sample_seconds)
 
     async def _sigint_watch(self, scope: anyio.CancelScope) -> None:
@@ -392,7 +399,7 @@ class SearchDriver:
         """Search until proved, exhausted, interrupted, or a budget runs out, and return the result.
         Does not re-check the proof (``search`` does) and does not close the backend."""
         self._t0 = time.monotonic()
-        self.backend.apply_budget(image_bytes=self.budget.image_bytes)
+        await self.backend.apply_budget(image_bytes=self.budget.image_bytes)
         try:
             async with anyio.create_task_group() as tg:
                 if self.handle_sigint and threading.current_thread() is threading.main_thread():
@@ -414,6 +421,8 @@ class SearchDriver:
         finally:
             if self.stopped_by is None:
                 self.stopped_by = STOP_INTERRUPTED
+            with anyio.CancelScope(shield=True):
+                await self._sample()  # the result reports what the backend spent up to the end
             if self.save_path is not None and self.tree is not None:
                 self.save(self.save_path)
         return self.result()
@@ -426,12 +435,17 @@ class SearchDriver:
             proof=proof, recheck=recheck, expansions=self.expansions_before + self.expansions,
             nodes=len(tree) if tree is not None else 0,
             wall=self.wall_before + (time.monotonic() - self._t0),
-            timings=self.backend.timings.as_dict(), peak_memory=self.peak_memory,
-            image_bytes=self.backend.image_bytes(), peak_image_bytes=self.peak_image_bytes,
+            timings=self._timings().as_dict(), peak_memory=self.peak_memory,
+            image_bytes=self.usage.image_bytes, peak_image_bytes=self.peak_image_bytes,
             errors=list(self.errors), stopped_by=self.stopped_by or STOP_INTERRUPTED,
             tree=tree if tree is not None else ProofTree([], canonical_fn=tuple),
             seed=self.seed, max_in_flight=self.max_in_flight, peak_in_flight=self.peak_in_flight,
+            counters=dict(self.usage.counters), peak_processes=self.peak_processes,
         )
+
+    def _timings(self) -> Timings:
+        """The backend's timings at the last sample, plus those of earlier runs of a resumed search."""
+        return self.timings_before.merged(Timings.from_dict(self.usage.timings))
 
     # ------------------------------------------------------------------ save / resume
     def save(self, path: str | os.PathLike) -> Path:
@@ -447,7 +461,7 @@ class SearchDriver:
             "seed": self.seed,
             "stopped_by": self.stopped_by,
             "errors": self.errors,
-            "timings": self.backend.timings.as_dict(),
+            "timings": self._timings().as_dict(),
             "tree": self.tree.to_dict(handle_fn=self.backend.handle_to_json),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -475,5 +489,5 @@ class SearchDriver:
         self.expansions_before = int(spent["expansions"])
         self.wall_before = float(spent["wall"])
         self.errors = list(data.get("errors", []))
-        self.backend.timings = self.backend.timings.merged(Timings.from_dict(data.get("timings", {})))
+        self.timings_before = Timings.from_dict(data.get("timings", {}))
         self.tree = ProofTree.from_dict(data["tree"], handle_fn=self.backend.handle_from_json)

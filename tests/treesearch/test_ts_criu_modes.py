@@ -72,15 +72,15 @@ def test_warm_clones_skip_restores_and_are_ended_on_close(criu, no_leaks):
     async def main():
         async with backend:
             root = await backend.open(IMP_TRANS)
-            assert len(backend.pids()) == 1  # the root's repl, kept warm
+            assert len((await backend.usage()).pids) == 1  # the root's repl, kept warm
             (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
-            assert child.kind is Kind.OPEN and backend.has_state(child.handle)
+            assert child.kind is Kind.OPEN and await backend.has_state(child.handle)
             (grand,) = await backend.expand(child.handle, ["apply hqr"])
             assert grand.kind is Kind.OPEN
             assert grand.goals == ("p q r : Prop\nhpq : p → q\nhqr : q → r\nhp : p\n⊢ q",)
-            assert backend.timings.counts["thaw"] == 0 and backend.warm_hits == 2
-            assert len(backend.pids()) == 1
-        assert backend.pids() == []
+            assert backend.timings.counts["thaw"] == 0 and backend.counters["warm_hits"] == 2
+            assert len((await backend.usage()).pids) == 1
+        assert (await backend.usage()).pids == ()
 
     anyio.run(main)
 
@@ -98,14 +98,14 @@ def test_a_hanging_tactic_among_k_fails_only_itself(criu, no_leaks):
             assert outs[0].goals == outs[4].goals and len(outs[0].goals) == 2
             # the hang killed the first clone: a second one ran the tactics left, and only it was frozen
             assert backend.timings.counts["thaw"] == 2 and backend.timings.counts["freeze"] == 2
-            assert not backend.has_state(outs[0].handle)  # its state died with the first clone
-            assert backend.has_state(outs[4].handle)
+            assert not await backend.has_state(outs[0].handle)  # its state died with the first clone
+            assert await backend.has_state(outs[4].handle)
             rebuilt = await backend.replay(root.handle, ["constructor"])
-            assert rebuilt.goals == outs[0].goals and backend.has_state(rebuilt.handle)
+            assert rebuilt.goals == outs[0].goals and await backend.has_state(rebuilt.handle)
             for o in (outs[4], rebuilt):
                 (step,) = await backend.expand(o.handle, ["exact hp"])
                 assert step.kind is Kind.OPEN and len(step.goals) == 1
-            assert backend.pids() == []
+            assert (await backend.usage()).pids == ()
 
     anyio.run(main)
 
@@ -120,11 +120,11 @@ def test_shared_image_is_removed_with_its_last_child(criu, no_leaks):
             assert (a.kind, b.kind, c.kind) == (Kind.OPEN, Kind.OPEN, Kind.ERROR)
             assert a.handle.image is b.handle.image and a.handle.proof_state != b.handle.proof_state
             image = a.handle.image
-            backend.release(a.handle)
-            backend.release(a.handle)  # twice: counted once
-            assert not image.removed and backend.has_state(b.handle)
-            backend.release(b.handle)
-            assert image.removed and not backend.has_state(b.handle)
+            await backend.release(a.handle)
+            await backend.release(a.handle)  # twice: counted once
+            assert not image.removed and await backend.has_state(b.handle)
+            await backend.release(b.handle)
+            assert image.removed and not await backend.has_state(b.handle)
             with pytest.raises(BackendError):  # StateLost: the driver replays it
                 await backend.expand(b.handle, ["intro hp"])
 
@@ -180,7 +180,7 @@ def test_lazy_states_held_only_by_an_evicted_warm_clone_are_frozen_first(criu, n
         async with backend:
             root = await backend.open(IMP_TRANS)
             (a,) = await backend.expand(root.handle, ["intro hpq"])
-            assert a.kind is Kind.OPEN and a.handle.image is None and backend.has_state(a.handle)
+            assert a.kind is Kind.OPEN and a.handle.image is None and await backend.has_state(a.handle)
             assert backend.timings.counts["freeze"] == 1  # the root only
             results = {}
 
@@ -189,18 +189,18 @@ def test_lazy_states_held_only_by_an_evicted_warm_clone_are_frozen_first(criu, n
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(expand, "a2", a.handle, SLOWISH_INTRO)  # takes the warm clone, for ~0.5 s
-                while backend.warm_hits < 2:  # a2 has taken the warm clone (it may even be done)
+                while backend.counters["warm_hits"] < 2:  # a2 has taken the warm clone (it may even be done)
                     await anyio.sleep(0)
                 tg.start_soon(expand, "b", root.handle, "intro hpq hqr")  # the warm clone is busy: a thaw
             # two clones finished, one is kept: the other held states found nowhere else, so it was frozen
-            assert len(backend.pids()) == 1
+            assert len((await backend.usage()).pids) == 1
             assert backend.timings.counts["thaw"] == 1 and backend.timings.counts["freeze"] == 2
             for out in (a, results["a2"], results["b"]):
-                assert out.kind is Kind.OPEN and backend.has_state(out.handle)
+                assert out.kind is Kind.OPEN and await backend.has_state(out.handle)
             for out, tactic in ((a, "intro hqr hp"), (results["a2"], "intro hp"), (results["b"], "intro hp")):
                 (step,) = await backend.expand(out.handle, [tactic])
                 assert step.kind is Kind.OPEN, (tactic, step.message)
-        assert backend.pids() == []
+        assert (await backend.usage()).pids == ()
 
     anyio.run(main)
 
@@ -233,8 +233,8 @@ def test_a_lazy_root_is_frozen_with_its_clone_and_then_pinned(criu, no_leaks):
         async with backend:
             root = await backend.open(IMP_TRANS)
             assert backend.settings()["lazy_root"] is True
-            assert root.handle.image is None and backend.image_bytes() == 0
-            assert backend.timings.counts.get("freeze", 0) == 0 and len(backend.pids()) == 1
+            assert root.handle.image is None and (await backend.usage()).image_bytes == 0
+            assert backend.timings.counts.get("freeze", 0) == 0 and len((await backend.usage()).pids) == 1
             (a,) = await backend.expand(root.handle, ["intro hpq"])
             results = {}
 
@@ -243,23 +243,23 @@ def test_a_lazy_root_is_frozen_with_its_clone_and_then_pinned(criu, no_leaks):
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(expand, "a2", a.handle, SLOWISH_INTRO)  # takes the only clone, for ~0.5 s
-                while backend.warm_hits < 2:
+                while backend.counters["warm_hits"] < 2:
                     await anyio.sleep(0)
                 tg.start_soon(expand, "b", root.handle, "intro hpq hqr")  # waits for it: no image to thaw
             assert backend.timings.counts.get("thaw", 0) == 0 and backend.timings.counts.get("freeze", 0) == 0
             for out in (a, results["a2"], results["b"]):
-                assert out.kind is Kind.OPEN and backend.has_state(out.handle)
+                assert out.kind is Kind.OPEN and await backend.has_state(out.handle)
             frozen = await backend.replay(root.handle, ["intro hpq"])  # a selected child gets its image
             assert frozen.handle.image is not None and backend.timings.counts["freeze"] == 1
             assert backend._root_image is frozen.handle.image and frozen.handle.image.pins >= 1
-            (pid,) = backend.pids()
+            (pid,) = (await backend.usage()).pids
             os.kill(pid, signal.SIGKILL)  # the warm clone goes: the root comes back from its pinned image
-            while backend.pids():
+            while (await backend.usage()).pids:
                 await anyio.sleep(0.01)
             (again,) = await backend.expand(root.handle, ["intro hpq hqr"])
             assert again.kind is Kind.OPEN and again.goals == results["b"].goals
-            assert backend.timings.counts["thaw"] == 1 and backend.root_rebuilds == 0
-        assert backend.pids() == []
+            assert backend.timings.counts["thaw"] == 1 and backend.counters["root_rebuilds"] == 0
+        assert (await backend.usage()).pids == ()
 
     anyio.run(main)
 
@@ -273,16 +273,16 @@ def test_a_lazy_root_lost_with_its_clone_is_stated_again(criu, no_leaks):
     async def main():
         async with backend:
             root = await backend.open(IMP_TRANS)
-            (pid,) = backend.pids()
+            (pid,) = (await backend.usage()).pids
             os.kill(pid, signal.SIGKILL)
-            while backend.pids():
+            while (await backend.usage()).pids:
                 await anyio.sleep(0.01)
-            assert backend.has_state(root.handle)
+            assert await backend.has_state(root.handle)
             (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
             assert child.kind is Kind.OPEN
             assert child.goals == ("p q r : Prop\nhpq : p → q\nhqr : q → r\nhp : p\n⊢ r",)
-            assert backend.root_rebuilds == 1
-        assert backend.pids() == []
+            assert backend.counters["root_rebuilds"] == 1
+        assert (await backend.usage()).pids == ()
 
     anyio.run(main)
 
@@ -299,10 +299,10 @@ def test_a_warm_clone_whose_expansion_is_cancelled_stays_warm(criu, no_leaks):
             with anyio.move_on_after(0.1) as scope:
                 await backend.expand(a.handle, [SLOWISH_INTRO])  # ~0.5 s: cancelled mid-step
             assert scope.cancelled_caught
-            assert len(backend.pids()) == 1 and len(backend._warm) == 1  # parked, not ended
+            assert len((await backend.usage()).pids) == 1 and len(backend._warm) == 1  # parked, not ended
             (b,) = await backend.expand(a.handle, ["intro hqr hp"])
-            assert b.kind is Kind.OPEN and backend.warm_hits == 3
-            assert backend.timings.counts.get("thaw", 0) == 0 and backend.root_rebuilds == 0
-        assert backend.pids() == []
+            assert b.kind is Kind.OPEN and backend.counters["warm_hits"] == 3
+            assert backend.timings.counts.get("thaw", 0) == 0 and backend.counters["root_rebuilds"] == 0
+        assert (await backend.usage()).pids == ()
 
     anyio.run(main)

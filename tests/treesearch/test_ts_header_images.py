@@ -202,12 +202,12 @@ def test_a_finished_theorems_idle_clone_serves_the_next_theorem(criu, no_leaks):
                 root = await backend.open(with_mathlib(IMP_TRANS))
                 # the repl that built the header served the first theorem and now the second: no restore
                 assert headers.reused == 2 and backend.timings.counts.get("thaw", 0) == 1
-                (pid,) = backend.pids()
+                (pid,) = (await backend.usage()).pids
                 os.kill(pid, signal.SIGKILL)
-                while backend.pids():
+                while (await backend.usage()).pids:
                     await anyio.sleep(0.01)
                 (child,) = await backend.expand(root.handle, ["intro hpq hqr hp"])
-                assert child.kind is Kind.OPEN and backend.root_rebuilds == 1
+                assert child.kind is Kind.OPEN and backend.counters["root_rebuilds"] == 1
                 assert backend.root_handle.proof_state != root.handle.proof_state  # stated in a fresh copy
                 (grand,) = await backend.expand(child.handle, ["apply hqr"])
                 assert grand.kind is Kind.OPEN

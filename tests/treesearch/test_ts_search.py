@@ -187,7 +187,7 @@ def test_sigkilled_clones_do_not_stop_the_search(criu, no_leaks):
                 await started.wait()  # the root is frozen: from now on every live repl is a clone
                 while True:
                     await anyio.sleep(0.05)
-                    for pid in backend.pids()[:1]:
+                    for pid in (await backend.usage()).pids[:1]:
                         try:
                             os.kill(pid, signal.SIGKILL)
                             killed.append(pid)
@@ -201,7 +201,7 @@ def test_sigkilled_clones_do_not_stop_the_search(criu, no_leaks):
                                    max_in_flight=2, handle_sigint=False,
                                    on_event=lambda e: e["event"] == "selected" and started.set())
                 tg.cancel_scope.cancel()
-            assert backend.pids() == []
+            assert (await backend.usage()).pids == ()
             return res
 
     res = anyio.run(main)
@@ -290,7 +290,7 @@ def _interfere(backend, sig, *, times, after="selected"):
             async def interferer():
                 await started.wait()
                 while len(hit) < times:
-                    for pid in backend.pids()[:1]:
+                    for pid in (await backend.usage()).pids[:1]:
                         if pid not in hit:
                             os.kill(pid, sig)
                             hit.append(pid)
@@ -303,7 +303,7 @@ def _interfere(backend, sig, *, times, after="selected"):
                                                                        tactic_timeout=1.0),
                                    max_in_flight=1, handle_sigint=False, on_event=on_event)
                 tg.cancel_scope.cancel()
-        assert backend.pids() == []
+        assert (await backend.usage()).pids == ()
         return res
 
     return anyio.run(main), events, hit

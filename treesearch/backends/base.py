@@ -1,14 +1,21 @@
 """The Backend interface: open a theorem -> root state; expand a state with K tactics -> K outcomes; close.
 
-A backend owns every process and file it creates and removes them all in ``close()``. States are
-referred to by opaque *handles*; a handle whose state is gone (evicted image, dead process) reports
-``has_state(handle) is False`` and the driver rebuilds it with ``replay`` from an ancestor.
+Every call the driver makes is ``async``, so a backend whose processes live in another process or on another
+machine fits the same interface. A backend owns every process and file it creates and removes them all in
+``close()``. States are referred to by opaque *handles*; a handle whose state is gone (evicted image, dead
+process) reports ``await has_state(handle) is False`` and the driver rebuilds it with ``replay`` from an
+ancestor. ``await usage()`` is the one call that reports what the backend holds and has spent: its timings,
+its processes and their memory, its image bytes and its fault and cache counters.
+
+A backend serves one theorem: ``open`` claims it (the base class refuses a second ``open``, and unclaims the
+backend again when ``open`` raises, so the driver may retry) and calls the subclass's ``_open``.
 """
 
 from __future__ import annotations
 
 import abc
 import enum
+import socket
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -16,11 +23,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import psutil
+from lean_env.repl_cmd import minilean_argv
 
 from treesearch.errors import BackendError
 from treesearch.theorem import Theorem
 
+_HOST = socket.gethostname()
 TIMING_KEYS = ("thaw", "freeze", "tactic", "pickle", "import")
+COUNTER_KEYS = ("faults", "warm_hits", "evicted_rebuilds", "root_rebuilds")
+"""Counters every backend reports in ``usage()`` (and so in every results row): ``faults``, processes that
+crashed, hung or ran out of memory; ``warm_hits``, expansions served by a live process that already held the
+state (no restore, no unpickle, no replay); ``evicted_rebuilds``, states rebuilt by ``replay`` because their
+image, pickle or process was gone; ``root_rebuilds``, roots stated again after the only process holding them
+died. A backend counts only what applies to it; the others stay 0."""
 
 
 @dataclass
@@ -75,6 +90,38 @@ class Timings:
         return out
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What a backend holds and has spent, at one moment (``await backend.usage()``).
+
+    ``timings``: seconds per kind of work (``Timings.as_dict()``); ``memory_bytes``: resident memory (RSS) of
+    its live repl processes, summed; ``pids``: those processes, on the machine ``host`` (empty when they are not
+    visible from here); ``image_bytes``: bytes of saved states (CRIU images, pickle files) it holds now;
+    ``counters``: ``COUNTER_KEYS`` -> count."""
+
+    timings: dict[str, Any]
+    memory_bytes: int = 0
+    pids: tuple[int, ...] = ()
+    image_bytes: int = 0
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_KEYS, 0))
+    host: str = ""
+
+    @property
+    def processes(self) -> int:
+        return len(self.pids)
+
+
+def rss_bytes(pids: Sequence[int]) -> int:
+    """Summed RSS of ``pids`` (processes gone meanwhile count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
 class Kind(str, enum.Enum):
     OPEN = "open"  # the tactic ran; goals remain
     PROVED = "proved"  # the tactic ran and no goal remains
@@ -100,7 +147,12 @@ class Outcome:
 
 
 class Backend(abc.ABC):
-    """A way of holding proof states and running tactics on them. Use as ``async with``."""
+    """A way of holding proof states and running tactics on them. Use as ``async with``.
+
+    Subclasses implement ``_open``, ``expand``, ``replay``, ``close`` and ``_pids`` (the live repl processes of a
+    backend whose processes are local; a backend whose processes live elsewhere overrides ``usage`` instead),
+    and the optional hooks below. Faults are recorded with ``_fault(message)``; the cache counters are
+    ``self.counters[key] += 1`` for a key of ``COUNTER_KEYS``."""
 
     name: ClassVar[str] = "abstract"
 
@@ -109,7 +161,8 @@ class Backend(abc.ABC):
         self.timings = Timings()
         self.tactic_timeout = float(tactic_timeout)
         self.theorem: Theorem | None = None
-        self.faults: list[str] = []
+        self.faults: list[str] = []  # the messages, in order; counters["faults"] counts them
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_KEYS, 0)
 
     async def __aenter__(self) -> "Backend":
         return self
@@ -117,20 +170,32 @@ class Backend(abc.ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _begin(self, theorem: Theorem) -> None:
-        """Claim this backend for ``theorem``; a backend serves one theorem, so a second ``open`` is refused
-        (it would start new processes and orphan the first theorem's)."""
+    def _fault(self, message: str | None) -> None:
+        self.faults.append(message or "fault")
+        self.counters["faults"] += 1
+
+    # --------------------------------------------------------------- required
+    async def open(self, theorem: Theorem) -> Outcome:
+        """Start on ``theorem``: the returned outcome holds the root goals and handle, or an error.
+
+        A backend serves one theorem, so a second ``open`` is refused (it would start new processes and
+        orphan the first theorem's); an ``open`` that raised leaves the backend unclaimed, so it may be
+        tried again."""
         if self.theorem is not None:
             raise BackendError(
                 f"{self.name} backend is already open on {self.theorem.name!r}; close() it and make a new "
                 f"backend for {theorem.name!r}"
             )
         self.theorem = theorem
+        try:
+            return await self._open(theorem)
+        except BaseException:
+            self.theorem = None
+            raise
 
-    # --------------------------------------------------------------- required
     @abc.abstractmethod
-    async def open(self, theorem: Theorem) -> Outcome:
-        """Start on ``theorem``: the returned outcome holds the root goals and handle, or an error."""
+    async def _open(self, theorem: Theorem) -> Outcome:
+        """``open`` once the backend is claimed for ``theorem`` (``self.theorem`` is set)."""
 
     @abc.abstractmethod
     async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
@@ -144,37 +209,33 @@ class Backend(abc.ABC):
     async def close(self) -> None:
         """End every process and remove every file this backend created. Idempotent."""
 
-    @abc.abstractmethod
-    def pids(self) -> list[int]:
-        """Pids of the live repl processes this backend holds right now."""
-
     # --------------------------------------------------------------- optional
-    def has_state(self, handle: Any) -> bool:
+    async def has_state(self, handle: Any) -> bool:
         """Whether ``handle``'s state can be expanded without a replay."""
         return handle is not None
 
-    def touch(self, handle: Any) -> None:
+    async def touch(self, handle: Any) -> None:
         """``handle`` was just selected (for least-recently-used bookkeeping)."""
 
-    def release(self, handle: Any) -> None:
+    async def release(self, handle: Any) -> None:
         """The search will never expand ``handle`` again; its state may be dropped."""
 
-    def image_bytes(self) -> int:
-        """Bytes of on-disk/tmpfs state this backend holds now (CRIU images, pickle files)."""
-        return 0
-
-    def apply_budget(self, *, image_bytes: int | None) -> None:
+    async def apply_budget(self, *, image_bytes: int | None) -> None:
         """Take the search's image byte budget (backends without images ignore it)."""
 
-    def memory_bytes(self) -> int:
-        """Resident memory of all live repl processes (psutil RSS, summed)."""
-        total = 0
-        for pid in self.pids():
-            try:
-                total += psutil.Process(pid).memory_info().rss
-            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-                continue
-        return total
+    async def usage(self) -> Usage:
+        """Timings, processes and their memory, image bytes and counters, now (see ``Usage``)."""
+        pids = tuple(self._pids())
+        return Usage(timings=self.timings.as_dict(), memory_bytes=rss_bytes(pids), pids=pids,
+                     image_bytes=self._image_bytes(), counters=dict(self.counters), host=_HOST)
+
+    def _pids(self) -> list[int]:
+        """Pids of the live repl processes this backend holds right now (local backends)."""
+        return []
+
+    def _image_bytes(self) -> int:
+        """Bytes of on-disk/tmpfs state this backend holds now (CRIU images, pickle files)."""
+        return 0
 
     def handle_to_json(self, handle: Any) -> Any:
         """A JSON value that refers to ``handle``'s saved state, or ``None`` if it cannot outlive the run."""
@@ -187,8 +248,6 @@ class Backend(abc.ABC):
     def argv(self) -> list[str]:
         """The repl command this backend starts (default: the embedded MiniLean prover)."""
         if self._argv is None:
-            from lean_env.repl_cmd import minilean_argv
-
             self._argv = minilean_argv()
         return self._argv
 

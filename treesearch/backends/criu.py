@@ -41,14 +41,17 @@ import itertools
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from criu_backend.install import CriuInstallError, find_criu
 
 from treesearch.backends import _repl
 from treesearch.backends.base import Backend, Kind, Outcome, Timings
+from treesearch.backends.registry import BackendKind, Check, Setting
 from treesearch.errors import BackendError, StateLost
 from treesearch.theorem import Theorem
 
@@ -284,9 +287,6 @@ class CriuBackend(Backend):
         self._busy: dict[Any, set[int]] = {}  # clone running an expansion -> sessions it holds
         self._parked = anyio.Event()  # set (and renewed) whenever a busy clone is parked or ended
         self._closed = False
-        self.evicted_rebuilds = 0
-        self.warm_hits = 0
-        self.root_rebuilds = 0  # lazy roots re-opened after their only clone died
         self._root_image: Any = None
         self._header: Header | None = None  # the run's header image this theorem was opened on
 
@@ -295,7 +295,7 @@ class CriuBackend(Backend):
                 "lazy_thaw": self.lazy_thaw, "lazy_root": self.lazy_root,
                 "keep_warm": self.keep_warm, "image_budget": self.image_budget, "argv": self.argv()}
 
-    def apply_budget(self, *, image_bytes: int | None) -> None:
+    async def apply_budget(self, *, image_bytes: int | None) -> None:
         if image_bytes is not None:
             self.image_budget = int(image_bytes)
             if self.store is not None:
@@ -323,7 +323,7 @@ class CriuBackend(Backend):
         try:
             image = await aio.freeze(proc, self.store, leave_running=True, parent=parent)
         except CriuError as e:
-            self.faults.append(f"freeze failed, the state will be rebuilt by replay when needed: {e}")
+            self._fault(f"freeze failed, the state will be rebuilt by replay when needed: {e}")
             return None
         finally:
             self.timings.add("freeze", time.perf_counter() - t0)
@@ -392,7 +392,7 @@ class CriuBackend(Backend):
         while True:
             proc = self._warm_for(handle)
             if proc is not None:
-                self.warm_hits += 1
+                self.counters["warm_hits"] += 1
                 sessions = self._warm.pop(proc)
                 break
             image = self._image_of(handle)
@@ -496,10 +496,9 @@ class CriuBackend(Backend):
             await _repl.close_client(client)
         return proc, opened
 
-    async def open(self, theorem: Theorem) -> Outcome:
+    async def _open(self, theorem: Theorem) -> Outcome:
         from criu_backend import ImageStore
 
-        self.theorem = theorem
         if self.store is None:
             self.store = ImageStore(self.image_root, budget=self.image_budget)
         proc, opened = await self._root_clone(theorem)
@@ -554,10 +553,13 @@ class CriuBackend(Backend):
         session = next(self._session)
         self.root_handle = CriuHandle(None, opened.proof_state, 0, session)
         self._unfrozen[session] = 1
-        self.root_rebuilds += 1
+        self.counters["root_rebuilds"] += 1  # a lazy root re-opened after its only clone died
         return proc, {session}
 
-    def has_state(self, handle: Any) -> bool:
+    async def has_state(self, handle: Any) -> bool:
+        return self._holds(handle)
+
+    def _holds(self, handle: Any) -> bool:
         if not isinstance(handle, CriuHandle):
             return False
         handle = self._current(handle)
@@ -565,7 +567,7 @@ class CriuBackend(Backend):
             return True
         return self._warm_for(handle) is not None or self._busy_with(handle)
 
-    def touch(self, handle: Any) -> None:
+    async def touch(self, handle: Any) -> None:
         image = self._image_of(self._current(handle)) if isinstance(handle, CriuHandle) else None
         if image is not None:
             image.touch()
@@ -580,7 +582,7 @@ class CriuBackend(Backend):
             if len(tactics) == 1:
                 out.tactic = tactics[0]
             if out.kind is Kind.FAULT:
-                self.faults.append(out.message or "fault")
+                self._fault(out.message)
             if out.ok and ps is not None:
                 image = await self._freeze(proc, handle.image) if freeze and out.kind is Kind.OPEN else None
                 out.handle = self._new_handle(image, ps, 0)
@@ -629,7 +631,7 @@ class CriuBackend(Backend):
                     if len(tactics) == 1:
                         out.tactic = tactics[0]
                     if out.kind is Kind.FAULT:  # the client has killed the clone (or it is unusable)
-                        self.faults.append(out.message or "fault")
+                        self._fault(out.message)
                         dead = True
                     elif out.ok and ps is not None:
                         made.append((out, ps))
@@ -671,18 +673,18 @@ class CriuBackend(Backend):
     async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
         handle = self._current(handle)
         timeout = timeout or self.tactic_timeout
-        self.evicted_rebuilds += 1
+        self.counters["evicted_rebuilds"] += 1
         if self.clones_mode == PER_EXPANSION:
             (out,) = await self._in_one_clone(handle, [list(tactics)], timeout, True)
         else:
             (proc,) = await self._thaw(handle, 1)
             out = await self._one(proc, handle, tactics, timeout, True)
         if (out.ok and out.handle is not None and out.handle.image is None and out.kind is Kind.OPEN
-                and not self.has_state(out.handle)):
+                and not self._holds(out.handle)):
             raise BackendError(f"replayed {len(tactics)} tactics but could not freeze the result: {self.faults[-1]}")
         return out
 
-    def release(self, handle: Any) -> None:
+    async def release(self, handle: Any) -> None:
         """Drop ``handle``'s claim on its image; the image is removed when no unreleased handle refers to it."""
         if not isinstance(handle, CriuHandle) or self._is_root(handle) or handle.serial in self._released:
             return
@@ -705,10 +707,10 @@ class CriuBackend(Backend):
         self._image_sessions.pop(key, None)
         image.remove()
 
-    def image_bytes(self) -> int:
+    def _image_bytes(self) -> int:
         return self.store.total_bytes if self.store is not None and not self.store.closed else 0
 
-    def pids(self) -> list[int]:
+    def _pids(self) -> list[int]:
         return [p.pid for p in list(self._clones) if p.poll() is None]
 
     def handle_to_json(self, handle: Any) -> Any:
@@ -740,3 +742,44 @@ class CriuBackend(Backend):
                 await self._end(p)
             if self.store is not None:
                 self.store.close()
+
+
+class CriuKind(BackendKind):
+    """``[backend] kind = "criu"``: CRIU must be usable here; a run shares its post-import header images."""
+
+    def preflight(self, settings: Mapping[str, Any]) -> list[Check]:
+        try:
+            binary = find_criu(require=True)
+        except CriuInstallError as e:
+            return [Check(False, "criu", f"{e}; run `make criu` (or `cryo doctor`), or choose another backend")]
+        return [Check(True, "criu", str(binary))]
+
+    @asynccontextmanager
+    async def run_context(self, settings: Mapping[str, Any]) -> AsyncIterator[HeaderImages]:
+        # one copy of each header image thawed ahead of demand: the next theorem's root clone is ready
+        images = HeaderImages(image_root=settings.get("image_dir") or None, ahead=1)
+        try:
+            yield images
+        finally:
+            images.close()
+
+    def backend_kwargs(self, settings: Mapping[str, Any], shared: Any) -> dict[str, Any]:
+        return {**super().backend_kwargs(settings, shared), "image_budget": settings.get("image_budget"),
+                "image_root": settings.get("image_dir") or None}
+
+
+KIND = CriuKind("criu", (
+    "How a tree node keeps its state: a frozen CRIU image (`criu`). Expansion thaws clones of a node's image; "
+    "the run's theorems share the post-import header image."), CriuBackend, shared_as="header_images", settings=(
+    Setting("freeze", "str", EAGER,
+            "criu only: freeze each child as soon as its tactic succeeds (`eager`) or only when it is first "
+            "selected for expansion (`lazy`).", choices=(EAGER, LAZY)),
+    Setting("clones", "str", PER_EXPANSION,
+            "criu only: one clone of the node's image runs all the expansion's tactics and is frozen once, each "
+            "child keeping its proof-state id in the shared image (`per-expansion`), or one clone per tactic, "
+            "frozen separately (`per-tactic`: slow tactics run in parallel).", choices=(PER_EXPANSION, PER_TACTIC)),
+    Setting("keep_warm", "int", 0,
+            "criu only: clones kept running after their expansion, so a later expansion of a state they hold "
+            "needs no thaw (each costs one repl's memory; a clone about to be ended is frozen first if it holds "
+            "states no image has).", minimum=0, maximum=256),
+))

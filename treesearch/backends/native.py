@@ -19,6 +19,7 @@ import anyio
 
 from treesearch.backends import _repl
 from treesearch.backends.base import Backend, Kind, Outcome
+from treesearch.backends.warm import HeaderFailed, WarmPoolKind, WarmRepls
 from treesearch.errors import BackendError, StateLost
 from treesearch.theorem import Theorem
 
@@ -53,8 +54,6 @@ class NativeBackend(Backend):
         self.pool_size = int(pool_size or os.cpu_count() or 1)
         if self.pool_size < 1:
             raise BackendError(f"native pool_size must be >= 1, got {pool_size}")
-        from treesearch.backends.warm import WarmRepls
-
         if warm_repls is not None and not isinstance(warm_repls, WarmRepls):
             raise BackendError(f"native warm_repls must be a WarmRepls, got {type(warm_repls).__name__}")
         self.warm_repls = warm_repls
@@ -74,8 +73,6 @@ class NativeBackend(Backend):
             opened = await _repl.open_theorem(w.client, self.theorem, timings=self.timings,
                                               timeout=self.open_timeout)
         else:
-            from treesearch.backends.warm import HeaderFailed
-
             try:
                 w.lease = await self.warm_repls.take(self.argv(), self.theorem, timings=self.timings)
             except HeaderFailed as e:
@@ -109,8 +106,7 @@ class NativeBackend(Backend):
         if not out.ok:
             raise BackendError(f"native worker {w.index} could not re-open the theorem: {out.message}")
 
-    async def open(self, theorem: Theorem) -> Outcome:
-        self._begin(theorem)
+    async def _open(self, theorem: Theorem) -> Outcome:
         results: list[Outcome | None] = [None] * self.pool_size
         failures: list[str] = []
 
@@ -125,14 +121,13 @@ class NativeBackend(Backend):
                 tg.start_soon(one, w)
         if failures:
             await self._stop_workers()
-            self.theorem = None  # nothing is left running: a second open may try again
             raise BackendError(f"native backend could not start its repls: {'; '.join(failures)}")
         first = results[0]
         if not first.ok:
             return first
         return Outcome(first.kind, goals=first.goals, handle=NativeHandle(ANY_WORKER, 0, -1))
 
-    def has_state(self, handle: Any) -> bool:
+    async def has_state(self, handle: Any) -> bool:
         if not isinstance(handle, NativeHandle):
             return False
         if handle.worker == ANY_WORKER:
@@ -174,7 +169,7 @@ class NativeBackend(Backend):
                     outs.append(await _repl.run_tactic(w.client, ps, tac, timings=self.timings, timeout=timeout))
                     if outs[-1][0].kind is Kind.FAULT:
                         w.alive = False
-                        self.faults.append(outs[-1][0].message or "fault")
+                        self._fault(outs[-1][0].message)
             if sequence and outs[0][0].kind is Kind.FAULT:
                 w.alive = False
             result = []
@@ -188,7 +183,7 @@ class NativeBackend(Backend):
 
     async def expand(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> list[Outcome]:
         timeout = timeout or self.tactic_timeout
-        if not self.has_state(handle):
+        if not await self.has_state(handle):
             raise StateLost(f"native handle {handle!r} is gone; replay it")
         if handle.worker != ANY_WORKER:
             return await self._on(self.workers[handle.worker], handle, tactics, timeout, sequence=False)
@@ -210,13 +205,14 @@ class NativeBackend(Backend):
 
     async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
         timeout = timeout or self.tactic_timeout
-        if not self.has_state(handle):
+        self.counters["evicted_rebuilds"] += 1
+        if not await self.has_state(handle):
             raise StateLost(f"native handle {handle!r} is gone; replay from an older ancestor")
         w = self._pick() if handle.worker == ANY_WORKER else self.workers[handle.worker]
         return (await self._on(w, handle, tactics, timeout, sequence=True))[0]
 
     # -------------------------------------------------------------- lifetime
-    def pids(self) -> list[int]:
+    def _pids(self) -> list[int]:
         return [p for w in self.workers if w.client is not None and w.alive
                 for p in [_repl.client_pid(w.client)] if p is not None]
 
@@ -231,3 +227,8 @@ class NativeBackend(Backend):
             return
         self._closed = True
         await self._stop_workers()
+
+
+KIND = WarmPoolKind("native", (
+    "How a tree node keeps its state: the repl's own proof states inside a pool of `workers` live processes "
+    "(`native`), as LeanInteract and Kimina keep them."), NativeBackend, shared_as="warm_repls")

@@ -13,12 +13,13 @@ removed by ``close()``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ import anyio
 
 from treesearch.backends import _repl
 from treesearch.backends.base import Backend, Kind, Outcome
+from treesearch.backends.registry import BackendKind
+from treesearch.backends.warm import WarmPoolKind, WarmRepls
 from treesearch.errors import BackendError, StateLost
 from treesearch.theorem import Theorem
 
@@ -55,8 +58,6 @@ class PickleBackend(Backend):
                  warm_repls: Any = None) -> None:
         super().__init__(tactic_timeout=tactic_timeout, argv=argv)
         self.warm = bool(warm)
-        from treesearch.backends.warm import WarmRepls
-
         if warm_repls is not None and not (self.warm and isinstance(warm_repls, WarmRepls)):
             raise BackendError("warm_repls must be a WarmRepls, and only pickle-warm takes one (pickle starts a "
                                f"fresh repl per expansion); got {type(warm_repls).__name__} for {self.name}")
@@ -105,14 +106,6 @@ class PickleBackend(Backend):
         return client, env
 
     # -------------------------------------------------------------- Backend
-    async def open(self, theorem: Theorem) -> Outcome:
-        self._begin(theorem)
-        try:
-            return await self._open(theorem)
-        except BackendError:
-            self.theorem = None  # its repls are ended (pool members at close()): a second open may try again
-            raise
-
     async def _open(self, theorem: Theorem) -> Outcome:
         from criu_backend.store import image_root
 
@@ -203,7 +196,11 @@ class PickleBackend(Backend):
         w.client, w.env = w.lease.client, w.lease.env
         self._clients.add(w.client)
 
-    def has_state(self, handle: Any) -> bool:
+    async def has_state(self, handle: Any) -> bool:
+        return self._holds(handle)
+
+    @staticmethod
+    def _holds(handle: Any) -> bool:
         return isinstance(handle, PickleHandle) and os.path.exists(handle.path)
 
     async def _acquire(self) -> tuple[Any, int, _Warm | None]:
@@ -239,7 +236,7 @@ class PickleBackend(Backend):
         """Load ``handle`` into a repl and run the tactics (each from the loaded state, or all in
         sequence); children that worked are pickled. A repl that dies fails only the tactic it was
         running: the rest go on in another repl."""
-        if not self.has_state(handle):
+        if not self._holds(handle):
             raise StateLost(f"pickled state {getattr(handle, 'path', handle)!r} is gone; replay it")
         groups = [list(tactics)] if sequence else [[t] for t in tactics]
         outs: list[Outcome] = []
@@ -260,7 +257,7 @@ class PickleBackend(Backend):
                     out, new_ps = await _repl.run_tactics(client, ps, group, timings=self.timings, timeout=timeout)
                     out.tactic = group[-1]
                     if out.kind is Kind.FAULT:
-                        self.faults.append(out.message or "fault")
+                        self._fault(out.message)
                         outs.append(out)
                         break
                     if out.kind is Kind.OPEN and new_ps is not None:
@@ -276,7 +273,7 @@ class PickleBackend(Backend):
                     alive = True
             except _repl.TRANSPORT_FAULTS as e:
                 outs.append(_repl.fault(e, f"pickle repl while loading {handle.path}"))
-                self.faults.append(outs[-1].message or "fault")
+                self._fault(outs[-1].message)
             except anyio.get_cancelled_exc_class():
                 alive = _repl.client_alive(client)  # a cancelled request leaves it running, its reply owed
                 raise
@@ -293,16 +290,17 @@ class PickleBackend(Backend):
         return outs
 
     async def replay(self, handle: Any, tactics: Sequence[str], *, timeout: float | None = None) -> Outcome:
+        self.counters["evicted_rebuilds"] += 1
         return (await self._with_repl(handle, tactics, timeout or self.tactic_timeout, sequence=True))[0]
 
-    def release(self, handle: Any) -> None:
+    async def release(self, handle: Any) -> None:
         if isinstance(handle, PickleHandle) and handle is not self.root_handle:
             try:
                 os.unlink(handle.path)
             except FileNotFoundError:
                 pass
 
-    def image_bytes(self) -> int:
+    def _image_bytes(self) -> int:
         if self.dir is None or not self.dir.exists():
             return 0
         total = 0
@@ -314,11 +312,11 @@ class PickleBackend(Backend):
                     continue
         return total
 
-    def pids(self) -> list[int]:
+    def _pids(self) -> list[int]:
         return [p for c in list(self._clients) for p in [_repl.client_pid(c)] if p is not None]
 
     def handle_to_json(self, handle: Any) -> Any:
-        return {"path": handle.path} if self.has_state(handle) else None
+        return {"path": handle.path} if self._holds(handle) else None
 
     def handle_from_json(self, value: Any) -> Any:
         if value and value.get("path") and os.path.exists(value["path"]):
@@ -342,3 +340,20 @@ class PickleBackend(Backend):
                 self._idle_rx.close()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class _PickleKind(BackendKind):
+    def backend_kwargs(self, settings: Mapping[str, Any], shared: Any) -> dict[str, Any]:
+        return {**super().backend_kwargs(settings, shared), "root": settings.get("image_dir") or None}
+
+
+class _PickleWarmKind(_PickleKind, WarmPoolKind):
+    """pickle's image directory and the warm pool's size and shared repls."""
+
+
+KIND = _PickleKind("pickle", (
+    "How a tree node keeps its state: a repl pickle (`pickleTo`) replayed into a fresh process per expansion "
+    "(`pickle`, the seed article's baseline: every expansion re-imports)."), PickleBackend)
+WARM_KIND = _PickleWarmKind("pickle-warm", (
+    "How a tree node keeps its state: a repl pickle loaded into a pool of `workers` warm processes that "
+    "imported once (`pickle-warm`)."), functools.partial(PickleBackend, warm=True), shared_as="warm_repls")

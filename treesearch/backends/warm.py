@@ -14,7 +14,8 @@ drops it (within ``resync_timeout``) before keeping the repl, and ends it if it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,11 @@ import anyio
 
 from treesearch.backends import _repl
 from treesearch.backends.base import Timings
+from treesearch.backends.registry import BackendKind
 from treesearch.errors import BackendError
 from treesearch.theorem import Theorem
 
-__all__ = ["WarmRepl", "WarmRepls", "HeaderFailed"]
+__all__ = ["WarmRepl", "WarmRepls", "HeaderFailed", "WarmPoolKind"]
 
 
 class HeaderFailed(BackendError):
@@ -115,3 +117,16 @@ class WarmRepls:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class WarmPoolKind(BackendKind):
+    """A backend kind with a pool of ``[backend] workers`` repls per theorem whose run shares the repls that ran
+    the header (``native``, ``pickle-warm``): the run imports once per pool member, not once per theorem."""
+
+    @asynccontextmanager
+    async def run_context(self, settings: Mapping[str, Any]) -> AsyncIterator[WarmRepls]:
+        async with WarmRepls(keep=int(settings.get("workers") or 2)) as repls:
+            yield repls
+
+    def backend_kwargs(self, settings: Mapping[str, Any], shared: Any) -> dict[str, Any]:
+        return {**super().backend_kwargs(settings, shared), "pool_size": settings.get("workers")}
