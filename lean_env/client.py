@@ -30,7 +30,7 @@ import select
 import signal
 import subprocess
 import time
-from typing import Any, Mapping, Self, Sequence
+from typing import Any, Awaitable, Generic, Mapping, Self, Sequence, TypeVar
 
 import anyio
 import psutil
@@ -460,22 +460,71 @@ class _Core:
         return parse_response(decode_frame(raw, request=label))
 
 
-def _command(cmd: str, env: int | None, all_tactics, root_goals, infotree) -> Command:
-    return Command(cmd=cmd, env=env, all_tactics=all_tactics, root_goals=root_goals, infotree=infotree)
+_R = TypeVar("_R")
 
 
-def _pickle(path: str | os.PathLike, env: int | None, proof_state: int | None) -> Request:
-    if (env is None) == (proof_state is None):
-        raise ValueError("pickle_to: give exactly one of env= or proof_state=")
-    if env is not None:
-        return PickleEnvironment(pickle_to=os.fspath(path), env=env)
-    return PickleProofState(pickle_to=os.fspath(path), proof_state=proof_state)  # type: ignore[arg-type]
+class _Requests(Generic[_R]):
+    """The request helpers, written once for both clients: each builds its request value and hands it to
+    ``self.request`` -- which returns the reply (``ReplClient``) or an awaitable of it (``AsyncReplClient``)."""
+
+    __slots__ = ()
+
+    def request(self, request: Request | Mapping[str, Any], *, timeout: float | None = None) -> _R:
+        raise NotImplementedError
+
+    def command(
+        self,
+        cmd: str,
+        env: int | None = None,
+        *,
+        all_tactics: bool | None = None,
+        root_goals: bool | None = None,
+        infotree: str | None = None,
+        timeout: float | None = None,
+    ) -> _R:
+        """``{"cmd": cmd, "env": env, ...}``: run Lean commands (a fresh environment when ``env`` is None)."""
+        request = Command(cmd=cmd, env=env, all_tactics=all_tactics, root_goals=root_goals, infotree=infotree)
+        return self.request(request, timeout=timeout)
+
+    def file(self, path: str | os.PathLike, env: int | None = None, *, timeout: float | None = None) -> _R:
+        """``{"path": path}``: run a Lean file (relative to the repl's working directory)."""
+        return self.request(FileCommand(path=os.fspath(path), env=env), timeout=timeout)
+
+    def tactic(self, tactic: str, proof_state: int, *, timeout: float | None = None) -> _R:
+        """``{"tactic": tactic, "proofState": proof_state}``."""
+        return self.request(ProofStep(tactic=tactic, proof_state=proof_state), timeout=timeout)
+
+    def pickle_to(
+        self,
+        path: str | os.PathLike,
+        *,
+        env: int | None = None,
+        proof_state: int | None = None,
+        timeout: float | None = None,
+    ) -> _R:
+        """Pickle environment ``env`` or proof state ``proof_state`` (exactly one) to ``path``."""
+        if (env is None) == (proof_state is None):
+            raise ValueError("pickle_to: give exactly one of env= or proof_state=")
+        if env is not None:
+            return self.request(PickleEnvironment(pickle_to=os.fspath(path), env=env), timeout=timeout)
+        request = PickleProofState(pickle_to=os.fspath(path), proof_state=proof_state)  # type: ignore[arg-type]
+        return self.request(request, timeout=timeout)
+
+    def unpickle_env(self, path: str | os.PathLike, *, timeout: float | None = None) -> _R:
+        """``{"unpickleEnvFrom": path}``."""
+        return self.request(UnpickleEnvironment(unpickle_env_from=os.fspath(path)), timeout=timeout)
+
+    def unpickle_proof_state(
+        self, path: str | os.PathLike, env: int | None = None, *, timeout: float | None = None
+    ) -> _R:
+        """``{"unpickleProofStateFrom": path, "env": env}``."""
+        return self.request(UnpickleProofState(unpickle_proof_state_from=os.fspath(path), env=env), timeout=timeout)
 
 
 # ================================================================================================ sync client
 
 
-class ReplClient(_Core):
+class ReplClient(_Core, _Requests[Response]):
     """Blocking client. Use as a context manager; ``close()`` kills and reaps a process it owns."""
 
     @classmethod
@@ -521,44 +570,6 @@ class ReplClient(_Core):
                 self._dead = "interrupted mid-request"
             self._terminate()
             raise
-
-    def command(
-        self,
-        cmd: str,
-        env: int | None = None,
-        *,
-        all_tactics: bool | None = None,
-        root_goals: bool | None = None,
-        infotree: str | None = None,
-        timeout: float | None = None,
-    ) -> Response:
-        return self.request(_command(cmd, env, all_tactics, root_goals, infotree), timeout=timeout)
-
-    def file(self, path: str | os.PathLike, env: int | None = None, *, timeout: float | None = None) -> Response:
-        return self.request(FileCommand(path=os.fspath(path), env=env), timeout=timeout)
-
-    def tactic(self, tactic: str, proof_state: int, *, timeout: float | None = None) -> Response:
-        return self.request(ProofStep(tactic=tactic, proof_state=proof_state), timeout=timeout)
-
-    def pickle_to(
-        self,
-        path: str | os.PathLike,
-        *,
-        env: int | None = None,
-        proof_state: int | None = None,
-        timeout: float | None = None,
-    ) -> Response:
-        return self.request(_pickle(path, env, proof_state), timeout=timeout)
-
-    def unpickle_env(self, path: str | os.PathLike, *, timeout: float | None = None) -> Response:
-        return self.request(UnpickleEnvironment(unpickle_env_from=os.fspath(path)), timeout=timeout)
-
-    def unpickle_proof_state(
-        self, path: str | os.PathLike, env: int | None = None, *, timeout: float | None = None
-    ) -> Response:
-        return self.request(
-            UnpickleProofState(unpickle_proof_state_from=os.fspath(path), env=env), timeout=timeout
-        )
 
     # ------------------------------------------------------------------------------------------- waiting
 
@@ -669,7 +680,7 @@ class ReplClient(_Core):
 # =============================================================================================== async client
 
 
-class AsyncReplClient(_Core):
+class AsyncReplClient(_Core, _Requests[Awaitable[Response]]):
     """anyio client: non-blocking fds awaited with ``anyio.wait_readable``/``wait_writable``.
 
     One request at a time per client (an ``anyio.Lock`` queues concurrent callers).  Cancelling a request
@@ -770,44 +781,6 @@ class AsyncReplClient(_Core):
                 with anyio.CancelScope(shield=True):
                     await self._terminate()
                 raise
-
-    async def command(
-        self,
-        cmd: str,
-        env: int | None = None,
-        *,
-        all_tactics: bool | None = None,
-        root_goals: bool | None = None,
-        infotree: str | None = None,
-        timeout: float | None = None,
-    ) -> Response:
-        return await self.request(_command(cmd, env, all_tactics, root_goals, infotree), timeout=timeout)
-
-    async def file(self, path: str | os.PathLike, env: int | None = None, *, timeout: float | None = None) -> Response:
-        return await self.request(FileCommand(path=os.fspath(path), env=env), timeout=timeout)
-
-    async def tactic(self, tactic: str, proof_state: int, *, timeout: float | None = None) -> Response:
-        return await self.request(ProofStep(tactic=tactic, proof_state=proof_state), timeout=timeout)
-
-    async def pickle_to(
-        self,
-        path: str | os.PathLike,
-        *,
-        env: int | None = None,
-        proof_state: int | None = None,
-        timeout: float | None = None,
-    ) -> Response:
-        return await self.request(_pickle(path, env, proof_state), timeout=timeout)
-
-    async def unpickle_env(self, path: str | os.PathLike, *, timeout: float | None = None) -> Response:
-        return await self.request(UnpickleEnvironment(unpickle_env_from=os.fspath(path)), timeout=timeout)
-
-    async def unpickle_proof_state(
-        self, path: str | os.PathLike, env: int | None = None, *, timeout: float | None = None
-    ) -> Response:
-        return await self.request(
-            UnpickleProofState(unpickle_proof_state_from=os.fspath(path), env=env), timeout=timeout
-        )
 
     # ------------------------------------------------------------------------------------------- waiting
 

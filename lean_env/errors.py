@@ -13,6 +13,8 @@ __all__ = [
     "ReplOutOfMemory",
     "ProtocolError",
     "TranscriptError",
+    "GoalParseError",
+    "TermParseError",
 ]
 
 
@@ -79,3 +81,26 @@ class ReplOutOfMemory(ReplCrashed):
 
 class TranscriptError(ReplError):
     """A transcript file (``X.in`` / ``X.expected.out``) that cannot be read or parsed."""
+
+
+class GoalParseError(ReplError, ValueError):
+    """Goal text that is not laid out as Lean prints goals. ``text`` holds the whole text that was parsed."""
+
+    def __init__(self, message: str, *, text: str):
+        super().__init__(f"{message} (in goal text {_excerpt(text)})")
+        self.reason = message
+        self.text = text
+
+
+class TermParseError(GoalParseError):
+    """A term outside the notation that :mod:`lean_env.terms` reads; ``offset`` is where in ``text`` it failed."""
+
+    def __init__(self, message: str, *, text: str, offset: int):
+        ReplError.__init__(self, f"{message} at offset {offset} (in term {_excerpt(text)})")
+        self.reason = message
+        self.text = text
+        self.offset = offset
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from lean_env.goals import TURNSTILE, parse_goal
 from lean_env.protocol import (
     PROOF_COMPLETED,
     CommandResponse,
@@ -86,41 +87,24 @@ def judge_step(resp: Response) -> StepVerdict:
     raise TypeError(f"judge_step: expected a repl reply, got {type(resp).__name__}")
 
 
-_SPACES = re.compile(r"\s+")
-_HYP = re.compile(r"^(?P<names>[^:⊢]+?) : (?P<type>.*)$", re.S)
+_SPACE_RUNS = re.compile(r"(?<=\S)[ \t]+")
 
 
 def canonical_goal(goal: str, *, keep_case_tags: bool = False) -> str:
     """One goal in a canonical text form.
 
-    Whitespace runs become one space and wrapped lines are joined to the line they continue; grouped
-    hypotheses (``a b : T``) are split into ``a : T`` and ``b : T``; the ``case`` tag line is dropped unless
-    ``keep_case_tags``.  Hypothesis order and names are kept (they can matter to later tactics).
+    The goal is read with :func:`lean_env.goals.parse_goal` (after runs of spaces inside a line are made one);
+    every text is put on one line (:func:`lean_env.goals.one_line`); grouped hypotheses (``a b : T``) are split
+    into ``a : T`` and ``b : T``; a let-bound local keeps its value (``n : Nat := 3``); the ``case`` tag line is
+    dropped unless ``keep_case_tags``.  Hypothesis order and names are kept (they can matter to later tactics).
+    Raises :class:`~lean_env.errors.GoalParseError` when the text is not a goal.
     """
-    entries: list[str] = []
-    for raw in goal.split("\n"):
-        if not raw.strip():
-            continue
-        if raw[:1].isspace() and entries:  # a wrapped continuation of the previous entry
-            entries[-1] += " " + raw.strip()
-        else:
-            entries.append(raw.strip())
-    out: list[str] = []
-    for entry in entries:
-        entry = _SPACES.sub(" ", entry)
-        if entry.startswith("case "):
-            if keep_case_tags:
-                out.append(entry)
-            continue
-        if entry.startswith("⊢"):
-            out.append(entry)
-            continue
-        m = _HYP.match(entry)
-        if m is None:
-            out.append(entry)
-            continue
-        names = m.group("names").split()
-        out.extend(f"{name} : {m.group('type')}" for name in names)
+    parsed = parse_goal("\n".join(_SPACE_RUNS.sub(" ", line) for line in goal.split("\n"))).one_line()
+    out = [f"case {parsed.case}"] if keep_case_tags and parsed.case is not None else []
+    for hyp in parsed.hyps:
+        value = "" if hyp.value is None else f" := {hyp.value}"
+        out.extend(f"{name} : {hyp.type}{value}" for name in hyp.names)
+    out.append(f"{TURNSTILE} {parsed.target}")
     return "\n".join(out)
 
 

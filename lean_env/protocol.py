@@ -1,7 +1,8 @@
 """Typed values for every request and reply of the Lean repl (leanprover-community/repl). Pure: no I/O.
 
 Field names are snake_case; on the wire they are camelCase (``proofState``, ``endPos``, ``allTactics``...).
-Every value is a frozen dataclass with two bookkeeping fields:
+Every value is a frozen dataclass whose fields are declared once, with their wire conversion (``_wire``): the
+table that parses and writes JSON is derived from the dataclass fields (``_wire_type``).  Two bookkeeping fields:
 
 * ``extra``: JSON fields this module does not know, kept verbatim and written back.
 * ``source_keys``: for a value parsed from JSON, the keys of the source object in their order (``None`` for a
@@ -17,7 +18,7 @@ error (``message``) and a command reply (``env``) apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable, ClassVar, Mapping, Union
 
 from lean_env.errors import ProtocolError
@@ -131,13 +132,21 @@ class _Field:
     attr: str  # snake_case attribute
     parse: _Parse
     dump: _Dump
-    required: bool = False  # absent in the source -> ProtocolError
+    required: bool = False  # absent in the source -> ProtocolError (the dataclass field has no default)
     always: bool = False  # written even when at its default (value built in Python)
-    default: Any = None  # what absence parses to
+    default: Any = None  # what absence parses to (the dataclass field's default)
 
 
-def _f(key: str, attr: str, parse: _Parse, dump: _Dump = _d_same, **kw: Any) -> _Field:
-    return _Field(key, attr, parse, dump, **kw)
+def _camel(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _wire(parse: _Parse, dump: _Dump = _d_same, *, key: str | None = None, always: bool = False, **field_kw: Any):
+    """A dataclass field that is also a wire field: ``parse``/``dump`` convert it, ``key`` is its JSON name
+    (default: the attribute in camelCase), ``always`` writes it even at its default; ``field_kw`` go to
+    ``dataclasses.field`` (a field without ``default`` is required on the wire)."""
+    return field(metadata={"wire": (key, parse, dump, always)}, **field_kw)
 
 
 # -------------------------------------------------------------------------------------------- the mechanism
@@ -193,9 +202,19 @@ class _Wire:
         return out
 
 
-def _spec(cls, *fields: _Field):
-    cls._SPEC = fields
-    cls._KNOWN = frozenset(f.key for f in fields)
+def _wire_type(cls):
+    """Class decorator (outside ``@dataclass``): the wire table of ``cls``, derived from its ``_wire`` fields in
+    declaration order, so each field is declared once."""
+    spec = []
+    for f in fields(cls):
+        if "wire" not in f.metadata:
+            continue  # `extra`, `source_keys`
+        key, parse, dump, always = f.metadata["wire"]
+        required = f.default is MISSING and f.default_factory is MISSING
+        default = None if f.default is MISSING else f.default
+        spec.append(_Field(key or _camel(f.name), f.name, parse, dump, required, always, default))
+    cls._SPEC = tuple(spec)
+    cls._KNOWN = frozenset(f.key for f in spec)
     return cls
 
 
@@ -206,30 +225,31 @@ _SOURCE = dict(default=None, compare=False, repr=False, hash=False)
 # ---------------------------------------------------------------------------------------------- reply parts
 
 
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class Pos(_Wire):
     """A position: 1-based line, 0-based column (in code points)."""
 
-    line: int
-    column: int
+    line: int = _wire(_p_int)
+    column: int = _wire(_p_int)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
     _WHAT: ClassVar[str] = "pos"
 
 
-_spec(Pos, _f("line", "line", _p_int, required=True), _f("column", "column", _p_int, required=True))
 _p_pos: _Parse = Pos.from_json
 
 
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class Message(_Wire):
     """A Lean message: ``severity`` is one of ``SEVERITIES``; ``end_pos`` may be absent."""
 
-    severity: str
-    pos: Pos
-    data: str
-    end_pos: Pos | None = None
+    severity: str = _wire(_p_str)
+    pos: Pos = _wire(_p_pos, _d_value)
+    data: str = _wire(_p_str)
+    end_pos: Pos | None = _wire(_optional(_p_pos), _d_value, default=None)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
@@ -240,63 +260,37 @@ class Message(_Wire):
         return self.severity == "error"
 
 
-_spec(
-    Message,
-    _f("severity", "severity", _p_str, required=True),
-    _f("pos", "pos", _p_pos, _d_value, required=True),
-    _f("endPos", "end_pos", _optional(_p_pos), _d_value),
-    _f("data", "data", _p_str, required=True),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class Sorry(_Wire):
     """A ``sorry`` (or a root goal): its goal text and the proof state recorded there."""
 
-    goal: str
-    proof_state: int | None = None
-    pos: Pos | None = None
-    end_pos: Pos | None = None
+    goal: str = _wire(_p_str)
+    proof_state: int | None = _wire(_optional(_p_int), always=True, default=None)
+    pos: Pos | None = _wire(_optional(_p_pos), _d_value, default=None)
+    end_pos: Pos | None = _wire(_optional(_p_pos), _d_value, default=None)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
     _WHAT: ClassVar[str] = "sorry"
 
 
-_spec(
-    Sorry,
-    _f("goal", "goal", _p_str, required=True),
-    _f("proofState", "proof_state", _optional(_p_int), always=True),
-    _f("pos", "pos", _optional(_p_pos), _d_value),
-    _f("endPos", "end_pos", _optional(_p_pos), _d_value),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class Tactic(_Wire):
     """One tactic of a command (``allTactics``): its text, goals before it, and the proof state there."""
 
-    tactic: str
-    goals: str
-    proof_state: int | None = None
-    pos: Pos | None = None
-    end_pos: Pos | None = None
-    used_constants: tuple[str, ...] = ()
+    tactic: str = _wire(_p_str)
+    goals: str = _wire(_p_str)
+    proof_state: int | None = _wire(_optional(_p_int), always=True, default=None)
+    pos: Pos | None = _wire(_optional(_p_pos), _d_value, default=None)
+    end_pos: Pos | None = _wire(_optional(_p_pos), _d_value, default=None)
+    used_constants: tuple[str, ...] = _wire(_list_of(_p_str), _d_list(_d_same), always=True, default=())
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
     _WHAT: ClassVar[str] = "tactic"
 
-
-_spec(
-    Tactic,
-    _f("tactic", "tactic", _p_str, required=True),
-    _f("goals", "goals", _p_str, required=True),
-    _f("proofState", "proof_state", _optional(_p_int), always=True),
-    _f("pos", "pos", _optional(_p_pos), _d_value),
-    _f("endPos", "end_pos", _optional(_p_pos), _d_value),
-    _f("usedConstants", "used_constants", _list_of(_p_str), _d_list(_d_same), always=True, default=()),
-)
 
 _p_messages = _list_of(Message.from_json)
 _p_sorries = _list_of(Sorry.from_json)
@@ -307,6 +301,7 @@ _d_values = _d_list(_d_value)
 # ------------------------------------------------------------------------------------------------- replies
 
 
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class CommandResponse(_Wire):
     """Reply to a command, a file, an environment pickle or unpickle: the new ``env`` and what Lean said.
@@ -314,11 +309,11 @@ class CommandResponse(_Wire):
     ``infotree`` is kept as the raw JSON the repl sent (a list of nodes) or ``None``.
     """
 
-    env: int | None = None
-    messages: tuple[Message, ...] = ()
-    sorries: tuple[Sorry, ...] = ()
-    tactics: tuple[Tactic, ...] = ()
-    infotree: Json = field(default=None, hash=False)
+    env: int | None = _wire(_optional(_p_int), default=None)
+    messages: tuple[Message, ...] = _wire(_p_messages, _d_values, default=())
+    sorries: tuple[Sorry, ...] = _wire(_p_sorries, _d_values, default=())
+    tactics: tuple[Tactic, ...] = _wire(_p_tactics, _d_values, default=())
+    infotree: Json = _wire(_p_any, default=None, hash=False)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
@@ -329,16 +324,7 @@ class CommandResponse(_Wire):
         return tuple(m for m in self.messages if m.severity == "error")
 
 
-_spec(
-    CommandResponse,
-    _f("env", "env", _optional(_p_int)),
-    _f("messages", "messages", _p_messages, _d_values, default=()),
-    _f("sorries", "sorries", _p_sorries, _d_values, default=()),
-    _f("tactics", "tactics", _p_tactics, _d_values, default=()),
-    _f("infotree", "infotree", _p_any),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class ProofStepResponse(_Wire):
     """Reply to a tactic (and to a proof-state pickle or unpickle): the new proof state and its goals.
@@ -348,12 +334,12 @@ class ProofStepResponse(_Wire):
     repl versions that do not send one.
     """
 
-    proof_state: int
-    goals: tuple[str, ...] = ()
-    messages: tuple[Message, ...] = ()
-    sorries: tuple[Sorry, ...] = ()
-    traces: tuple[str, ...] = ()
-    proof_status: str | None = None
+    proof_state: int = _wire(_p_int)
+    goals: tuple[str, ...] = _wire(_list_of(_p_str), _d_list(_d_same), always=True, default=())
+    messages: tuple[Message, ...] = _wire(_p_messages, _d_values, default=())
+    sorries: tuple[Sorry, ...] = _wire(_p_sorries, _d_values, default=())
+    traces: tuple[str, ...] = _wire(_list_of(_p_str), _d_list(_d_same), default=())
+    proof_status: str | None = _wire(_optional(_p_str), default=None)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
@@ -364,29 +350,17 @@ class ProofStepResponse(_Wire):
         return tuple(m for m in self.messages if m.severity == "error")
 
 
-_spec(
-    ProofStepResponse,
-    _f("proofState", "proof_state", _p_int, required=True),
-    _f("goals", "goals", _list_of(_p_str), _d_list(_d_same), always=True, default=()),
-    _f("messages", "messages", _p_messages, _d_values, default=()),
-    _f("sorries", "sorries", _p_sorries, _d_values, default=()),
-    _f("traces", "traces", _list_of(_p_str), _d_list(_d_same), default=()),
-    _f("proofStatus", "proof_status", _optional(_p_str)),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class ErrorResponse(_Wire):
     """An error the repl reports as a value (``{"message": ...}``): unknown env/proof state, Lean error."""
 
-    message: str
+    message: str = _wire(_p_str)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _LEAN_ORDER: ClassVar[bool] = True
     _WHAT: ClassVar[str] = "error reply"
 
-
-_spec(ErrorResponse, _f("message", "message", _p_str, required=True))
 
 Response = Union[CommandResponse, ProofStepResponse, ErrorResponse]
 
@@ -394,128 +368,94 @@ Response = Union[CommandResponse, ProofStepResponse, ErrorResponse]
 # ------------------------------------------------------------------------------------------------ requests
 
 
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class Command(_Wire):
     """``{"cmd": ...}``: run Lean commands, in environment ``env`` or (``None``) a fresh one."""
 
-    cmd: str
-    env: int | None = None
-    all_tactics: bool | None = None
-    root_goals: bool | None = None
-    infotree: str | None = None
+    cmd: str = _wire(_p_str)
+    env: int | None = _wire(_optional(_p_int), default=None)
+    all_tactics: bool | None = _wire(_optional(_p_bool), default=None)
+    root_goals: bool | None = _wire(_optional(_p_bool), default=None)
+    infotree: str | None = _wire(_optional(_p_str), default=None)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "command request"
 
 
-_OPTIONS = (
-    _f("allTactics", "all_tactics", _optional(_p_bool)),
-    _f("rootGoals", "root_goals", _optional(_p_bool)),
-    _f("infotree", "infotree", _optional(_p_str)),
-)
-_spec(Command, _f("cmd", "cmd", _p_str, required=True), _f("env", "env", _optional(_p_int)), *_OPTIONS)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class FileCommand(_Wire):
     """``{"path": ...}``: run a Lean file (path relative to the repl's working directory)."""
 
-    path: str
-    env: int | None = None
-    all_tactics: bool | None = None
-    root_goals: bool | None = None
-    infotree: str | None = None
+    path: str = _wire(_p_str)
+    env: int | None = _wire(_optional(_p_int), default=None)
+    all_tactics: bool | None = _wire(_optional(_p_bool), default=None)
+    root_goals: bool | None = _wire(_optional(_p_bool), default=None)
+    infotree: str | None = _wire(_optional(_p_str), default=None)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "file request"
 
 
-_spec(FileCommand, _f("path", "path", _p_str, required=True), _f("env", "env", _optional(_p_int)), *_OPTIONS)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class ProofStep(_Wire):
     """``{"tactic": ..., "proofState": n}``: run one tactic (script) in proof state ``n``."""
 
-    tactic: str
-    proof_state: int
+    tactic: str = _wire(_p_str)
+    proof_state: int = _wire(_p_int)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "tactic request"
 
 
-_spec(
-    ProofStep,
-    _f("tactic", "tactic", _p_str, required=True),
-    _f("proofState", "proof_state", _p_int, required=True),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class PickleEnvironment(_Wire):
     """``{"pickleTo": path, "env": n}``: write environment ``n`` to an .olean file."""
 
-    pickle_to: str
-    env: int
+    pickle_to: str = _wire(_p_str)
+    env: int = _wire(_p_int)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "pickle request"
 
 
-_spec(
-    PickleEnvironment,
-    _f("pickleTo", "pickle_to", _p_str, required=True),
-    _f("env", "env", _p_int, required=True),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class PickleProofState(_Wire):
     """``{"pickleTo": path, "proofState": n}``: write proof state ``n`` to an .olean file."""
 
-    pickle_to: str
-    proof_state: int
+    pickle_to: str = _wire(_p_str)
+    proof_state: int = _wire(_p_int)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "pickle request"
 
 
-_spec(
-    PickleProofState,
-    _f("pickleTo", "pickle_to", _p_str, required=True),
-    _f("proofState", "proof_state", _p_int, required=True),
-)
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class UnpickleEnvironment(_Wire):
     """``{"unpickleEnvFrom": path}``: load a pickled environment; the reply names the new ``env``."""
 
-    unpickle_env_from: str
+    unpickle_env_from: str = _wire(_p_str)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "unpickle request"
 
 
-_spec(UnpickleEnvironment, _f("unpickleEnvFrom", "unpickle_env_from", _p_str, required=True))
-
-
+@_wire_type
 @dataclass(frozen=True, slots=True)
 class UnpickleProofState(_Wire):
     """``{"unpickleProofStateFrom": path, "env": n?}``: load a pickled proof state (optionally over env ``n``)."""
 
-    unpickle_proof_state_from: str
-    env: int | None = None
+    unpickle_proof_state_from: str = _wire(_p_str)
+    env: int | None = _wire(_optional(_p_int), default=None)
     extra: dict[str, Json] = field(**_EXTRA)
     source_keys: tuple[str, ...] | None = field(**_SOURCE)
     _WHAT: ClassVar[str] = "unpickle request"
 
-
-_spec(
-    UnpickleProofState,
-    _f("unpickleProofStateFrom", "unpickle_proof_state_from", _p_str, required=True),
-    _f("env", "env", _optional(_p_int)),
-)
 
 Request = Union[
     Command, FileCommand, ProofStep, PickleEnvironment, PickleProofState, UnpickleEnvironment, UnpickleProofState

@@ -6,7 +6,10 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from policies.errors import StatsError
+from lean_env.goals import GoalParseError as LeanGoalParseError
+from lean_env.goals import parse_goal
+
+from policies.errors import GoalParseError, StatsError
 
 __all__ = ["ConstantValue", "GoalSizeValue", "PROVED_VALUE"]
 
@@ -30,8 +33,11 @@ class ConstantValue:
 
 
 def _target_length(goal: str) -> int:
-    """Non-blank characters of the target (the text after the last ``⊢``)."""
-    _, _, target = goal.rpartition("⊢")
+    """Non-blank characters of the goal's target (read with :func:`lean_env.goals.parse_goal`)."""
+    try:
+        target = parse_goal(goal).target
+    except LeanGoalParseError as e:
+        raise GoalParseError(f"GoalSizeValue: {e}") from e
     return sum(1 for ch in target if not ch.isspace())
 
 
@@ -40,7 +46,8 @@ class GoalSizeValue:
     """Fewer and smaller goals are closer to a proof:
     ``exp(-(goal_weight * (n - 1) + size_weight * total_target_chars))`` for ``n >= 1`` goals, 1.0 for none.
 
-    ``total_target_chars`` counts non-blank characters after each goal's ``⊢``; the result is in (0, 1].
+    ``total_target_chars`` counts non-blank characters of each goal's target (the text after ``⊢``); the result
+    is in (0, 1].  A text that is not a goal raises :class:`~policies.errors.GoalParseError`.
     """
 
     goal_weight: float = 0.5

@@ -21,7 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: The real repl's recorded sessions, copied into the repository (see its PROVENANCE.md).
+REPL_TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "repl-transcripts"
 SESSION_ENV = "CRYO_TEST_SESSION"
 
 
@@ -118,8 +119,16 @@ def criu():
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """../shared beside the checkout. Fails -- never skips -- when it is missing."""
-    if not (SHARED / "repl-transcripts").is_dir():
-        pytest.fail(f"{SHARED / 'repl-transcripts'} is missing; CI must provide ../shared", pytrace=False)
-    return SHARED
+def repl_transcripts() -> Path:
+    """``tests/data/repl-transcripts``: the real repl's recorded sessions, kept in the repository.
+    Fails -- never skips -- when the directory is missing (a broken checkout)."""
+    if not (REPL_TRANSCRIPTS / "proof_step.in").is_file():
+        pytest.fail(f"{REPL_TRANSCRIPTS} is missing or incomplete: the checkout is broken", pytrace=False)
+    return REPL_TRANSCRIPTS
+
+
+@pytest.fixture(scope="session")
+def shared_dir(repl_transcripts: Path) -> Path:
+    """The directory that holds ``repl-transcripts`` (``tests/data``), for tests that still spell the path as
+    ``shared_dir / "repl-transcripts"``; new tests use :func:`repl_transcripts`."""
+    return repl_transcripts.parent

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .errors import ElabError
 from .expr import (ANY_LEVEL, App, BVar, BOOL, Const, DLam, Expr, FVar, INT, Lam, MVar, NAT, Num, PROP, Pi, Sort, Sorry,
-                   TYPE, abstract, fresh_id, get_app_fn_args, instantiate, mk_app)
+                   TYPE, abstract, abstract_term, fresh_id, fvars_of, get_app_fn_args, instantiate, mk_app)
 from .kernel import Env, LocalContext, LocalDecl, MetaCtx, Reducer
 from .pretty import Printer, pp_goal
 from .syntax import Binder, Syn
@@ -472,7 +472,6 @@ class Elaborator:
 
     def elab_subst(self, h_s: Syn, e_s: Syn, expected: Expr | None, lctx: LocalContext, s: Syn) -> Expr:
         """`h ▸ e` with `h : a = b`: rewrite the expected type (b by a, else a by b), or e's type (a by b)."""
-        from .tactics import _abstract_term
         h = self.elab(h_s, None, lctx)
         self.default_numerals()
         hty = self.mctx.instantiate(self.whnf(self.infer(h, lctx)))
@@ -489,8 +488,8 @@ class Elaborator:
         if expected is not None:
             target = self.mctx.instantiate(expected)
             for src, dst, pf in ((b, a, h), (a, b, mk_app(Const("Eq.symm"), ty, a, b, h))):
-                body = _abstract_term(target, src, fid)
-                if fid not in _fvars(body):
+                body = abstract_term(target, src, fid)
+                if fid not in fvars_of(body):
                     continue
                 motive = Lam("x", ty, abstract(body, fid))
                 e = self.elab(e_s, instantiate(motive.body, dst), lctx)
@@ -500,8 +499,8 @@ class Elaborator:
                              f"expected type\n  {self.pp(target, lctx)}", s)
         e = self.elab(e_s, None, lctx)
         ety = self.mctx.instantiate(self.infer(e, lctx))
-        body = _abstract_term(ety, a, fid)
-        if fid not in _fvars(body):
+        body = abstract_term(ety, a, fid)
+        if fid not in fvars_of(body):
             raise self.error(f"invalid `▸` notation, the equality\n  {self.pp(hty, lctx)}\ndoes not rewrite\n  "
                              f"{self.pp(ety, lctx)}", s)
         motive = Lam("x", ty, abstract(body, fid))
@@ -752,11 +751,6 @@ class Elaborator:
                 self.st.holes = []
                 raise self.error(f"don't know how to synthesize placeholder\ncontext:\n{ctx}", syn)
         self.st.holes = []
-
-
-def _fvars(e: Expr) -> set[int]:
-    from .expr import fvars_of
-    return fvars_of(e)
 
 
 def has_mvar_type(el: Elaborator, ty: Expr) -> bool:

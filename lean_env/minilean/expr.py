@@ -192,6 +192,48 @@ def abstract(e: Expr, fid: int, depth: int = 0) -> Expr:
     return e
 
 
+def abstract_term(e: Expr, pat: Expr, fid: int) -> Expr:
+    """Replace every occurrence of the closed term ``pat`` in ``e`` by free variable ``fid`` (``abstract`` for a
+    term instead of a variable: the motive of a rewrite)."""
+    if e == pat:
+        return FVar(fid)
+    t = type(e)
+    if t is App:
+        return App(abstract_term(e.fn, pat, fid), abstract_term(e.arg, pat, fid))
+    if t is Pi:
+        return Pi(e.name, abstract_term(e.ty, pat, fid), abstract_term(e.body, pat, fid), e.implicit)
+    if t is Lam:
+        return Lam(e.name, abstract_term(e.ty, pat, fid), abstract_term(e.body, pat, fid), e.implicit)
+    if t is Num:
+        return Num(e.value, abstract_term(e.ty, pat, fid))
+    if t is Sorry:
+        return Sorry(abstract_term(e.ty, pat, fid), e.synthetic, e.uid)
+    if t is Decide:
+        return Decide(abstract_term(e.prop, pat, fid))
+    if t is DLam:
+        return DLam(e.fvar, e.name, abstract_term(e.ty, pat, fid), abstract_term(e.body, pat, fid))
+    return e
+
+
+def has_loose_bvars(e: Expr, depth: int = 0) -> bool:
+    """True when ``e`` has a bound variable pointing outside ``depth`` binders (index >= ``depth``): ``e`` is not
+    closed.  (:func:`has_loose_bvar` asks about one index.)"""
+    t = type(e)
+    if t is BVar:
+        return e.idx >= depth
+    if t is App:
+        return has_loose_bvars(e.fn, depth) or has_loose_bvars(e.arg, depth)
+    if t is Pi or t is Lam:
+        return has_loose_bvars(e.ty, depth) or has_loose_bvars(e.body, depth + 1)
+    if t is Num or t is Sorry:
+        return has_loose_bvars(e.ty, depth)
+    if t is Decide:
+        return has_loose_bvars(e.prop, depth)
+    if t is DLam:
+        return has_loose_bvars(e.ty, depth) or has_loose_bvars(e.body, depth)
+    return False
+
+
 def has_loose_bvar(e: Expr, depth: int = 0) -> bool:
     t = type(e)
     if t is BVar:

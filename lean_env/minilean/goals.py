@@ -1,4 +1,8 @@
-"""Parse one pretty-printed goal (as the repl returns it) into MiniLean's syntax tree, for goal-directed proposers.
+"""Parse one pretty-printed goal (as the repl returns it) into MiniLean's syntax tree.
+
+The layout (case tag, hypotheses, target, wrapped lines) is read by :func:`lean_env.goals.parse_goal`, the one
+reader of goal layout in the project; this module adds MiniLean's own term trees.  Code outside MiniLean reads
+goals with :mod:`lean_env.goals` and :mod:`lean_env.terms` instead.
 
     >>> g = parse_goal("case left\\np q : Prop\\nh : p ∧ q\\n⊢ q ∧ p")
     >>> g.tag, [h.names for h in g.hypotheses], g.target.kind, g.target.args[0]
@@ -15,12 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lean_env.errors import GoalParseError as _LeanGoalParseError
+from lean_env.goals import parse_goal as _parse_layout
+
 from .errors import MiniLeanError, ParseError
 from .syntax import Syn, parse_term_text
 
 
-class GoalParseError(MiniLeanError):
-    """The text is not a goal as the repl prints one."""
+class GoalParseError(MiniLeanError, _LeanGoalParseError):
+    """The text is not a goal as the repl prints one (also a :class:`lean_env.errors.GoalParseError`)."""
 
 
 @dataclass(frozen=True)
@@ -60,42 +67,11 @@ def _parse(text: str) -> Syn | None:
         return None
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Join continuation lines (Lean indents the rest of a long hypothesis or target)."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        if out and line[:1] in (" ", "\t") and line.strip():
-            out[-1] += " " + line.strip()
-        elif line.strip():
-            out.append(line)
-    return out
-
-
 def parse_goal(text: str) -> GoalView:
-    """Parse ONE goal: optional `case tag` line, hypothesis lines `h₁ h₂ : T`, and the `⊢ target` line."""
-    lines = _logical_lines(text)
-    if not lines:
-        raise GoalParseError("empty goal text")
-    tag = None
-    if lines[0].startswith("case "):
-        tag = lines[0][5:].strip()
-        lines = lines[1:]
-    hyps: list[Hypothesis] = []
-    target = None
-    for i, line in enumerate(lines):
-        if line.startswith("⊢"):
-            if i != len(lines) - 1:
-                raise GoalParseError(f"text after the target line: {lines[i + 1]!r}")
-            target = line[1:].strip()
-            break
-        names, sep, rest = line.partition(" : ")
-        if not sep or not names.strip():
-            raise GoalParseError(f"not a hypothesis line (expected `names : type`): {line!r}")
-        value = None
-        ty = rest
-        if " := " in rest:
-            ty, _, value = rest.partition(" := ")
-        hyps.append(Hypothesis(tuple(names.split()), ty.strip(), _parse(ty.strip()), value))
-    if target is None:
-        raise GoalParseError("no `⊢` target line in goal text")
-    return GoalView(tag, tuple(hyps), target, _parse(target))
+    """Parse ONE goal: optional `case tag` line, hypothesis lines `h₁ h₂ : T` (`x : T := v`), the `⊢ target`."""
+    try:
+        layout = _parse_layout(text).one_line()
+    except _LeanGoalParseError as e:
+        raise GoalParseError(e.reason, text=text) from e
+    hyps = tuple(Hypothesis(h.names, h.type, _parse(h.type), h.value) for h in layout.hyps)
+    return GoalView(layout.case, hyps, layout.target, _parse(layout.target))

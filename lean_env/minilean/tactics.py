@@ -7,7 +7,8 @@ from .elab import Elaborator, Msg, SorryRec, TacticRecord
 from .pretty import display_names as display_names_for
 from .errors import AbortTactic, ElabError
 from .expr import (consts_of, head_beta, App, BOOL, Const, Decide, DLam, Expr, FALSE, FVar, Lam, MVar, NAT, Num, PROP, Pi, Sorry, TRUE,
-                   abstract, app_of, fresh_id, get_app_fn_args, has_loose_bvar, instantiate, mk_app, mvars_of)
+                   abstract, abstract_term, app_of, fresh_id, fvars_of, get_app_fn_args, has_loose_bvar, has_loose_bvars,
+                   has_mvar, instantiate, mk_app, mvars_of, subterms)
 from .kernel import LocalContext, LocalDecl
 from .syntax import Syn
 
@@ -472,7 +473,6 @@ class TacticRunner:
         g = self.main(s)
         d = self.decl(g)
         t = self.instantiated(d.type)
-        from .expr import fvars_of, has_mvar
         if has_mvar(t):
             raise ElabError(f"Expected type must not contain metavariables\n  {self.el.pp(t, d.lctx)}", s.start, s.end)
         if fvars_of(t):
@@ -631,7 +631,7 @@ class TacticRunner:
             raise ElabError(f"MiniLean: `induction` supports a Nat variable, got\n  {self.el.pp(h, d.lctx)} : "
                             f"{self.el.pp(ty, d.lctx)}", s.start, s.end)
         for other in d.lctx.decls:
-            if other.fid != h.id and not other.aux and any(type(x) is FVar and x.id == h.id for x in _sub(other.type)):
+            if other.fid != h.id and not other.aux and any(type(x) is FVar and x.id == h.id for x in subterms(other.type)):
                 raise ElabError("MiniLean: `induction` on a variable that other hypotheses mention is not supported",
                                 s.start, s.end)
         names = {tag: [n[0] for n in ns] for tag, ns, _, _ in (alts or [])}
@@ -703,7 +703,7 @@ class TacticRunner:
             if h is None:
                 raise ElabError(f"Unknown identifier `{name}`", st, en)
             later = d.lctx.decls[d.lctx.decls.index(h) + 1:]
-            if any(h.fid in fvars_of_expr(x.type) for x in later if not x.aux):
+            if any(h.fid in fvars_of(x.type) for x in later if not x.aux):
                 raise ElabError(f"MiniLean: cannot revert `{name}`: later hypotheses depend on it", st, en)
             target = Pi(h.name, h.type, abstract(self.instantiated(d.type), h.fid))
             ng = self.new_goal(d.lctx.remove(h.fid), target, d.tag)
@@ -718,7 +718,7 @@ class TacticRunner:
             if h is None:
                 raise ElabError(f"Unknown identifier `{name}`", st, en)
             others = [x.type for x in d.lctx.decls if x.fid != h.fid and not x.aux] + [self.instantiated(d.type)]
-            if any(h.fid in fvars_of_expr(self.instantiated(t)) for t in others):
+            if any(h.fid in fvars_of(self.instantiated(t)) for t in others):
                 raise ElabError(f"Tactic `clear` failed: variable `{name}` depends on other hypotheses or the "
                                 f"goal\n\n{self.el.pp_goal(g)}", st, en)
             ng = self.new_goal(d.lctx.remove(h.fid), d.type, d.tag)
@@ -819,14 +819,14 @@ class TacticRunner:
         if ty in (NAT, BOOL):
             if type(h) is FVar:
                 for other in d.lctx.decls:
-                    if other.fid != h.id and any(type(x) is FVar and x.id == h.id for x in _sub(other.type)):
+                    if other.fid != h.id and any(type(x) is FVar and x.id == h.id for x in subterms(other.type)):
                         raise ElabError("MiniLean: `cases` on a variable that other hypotheses mention is not "
                                         "supported", s.start, s.end)
                 motive = Lam("x", ty, abstract(self.instantiated(d.type), h.id))
             else:  # a term: generalize its occurrences in the target
                 fid = fresh_id()
                 h = self.instantiated(h)
-                motive = Lam("x", ty, abstract(_abstract_term(self.instantiated(d.type), h, fid), fid))
+                motive = Lam("x", ty, abstract(abstract_term(self.instantiated(d.type), h, fid), fid))
             if ty == NAT:
                 g1 = self.new_goal(lctx, instantiate(motive.body, Num(0, NAT)), tagged("zero"))
                 l2, f2, n2 = hyp(lctx, 0, "succ", "n", NAT)
@@ -1223,7 +1223,7 @@ class TacticRunner:
         e = self.instantiated(e)
         alpha = self.instantiated(alpha)
         fid = fresh_id()
-        body = _abstract_term(target, lhs_i, fid)
+        body = abstract_term(target, lhs_i, fid)
         motive = Lam("_a", alpha, abstract(body, fid))
         new_t = instantiate(motive.body, rhs_i)
         congr = mk_app(Const("congrArg"), alpha, PROP, lhs_i, rhs_i, motive, e)
@@ -1360,11 +1360,6 @@ def _conclusion(r: TacticRunner, ty: Expr, n: int) -> Expr:
     return t
 
 
-def fvars_of_expr(e: Expr) -> set[int]:
-    from .expr import fvars_of
-    return fvars_of(e)
-
-
 def _find(lctx: LocalContext, name: str):
     for d in reversed(lctx.decls):
         if d.name == name and not d.inaccessible:
@@ -1372,17 +1367,12 @@ def _find(lctx: LocalContext, name: str):
     return None
 
 
-def _sub(e: Expr):
-    from .expr import subterms
-    return subterms(e)
-
-
 def _sub_closed(e: Expr):
     """Subterms without loose bound variables, outermost first, left to right."""
     out = []
 
     def go(x: Expr, depth: int) -> None:
-        if depth == 0 or not _has_any_loose(x):
+        if depth == 0 or not has_loose_bvars(x):
             out.append(x)
         t = type(x)
         if t is App:
@@ -1397,35 +1387,9 @@ def _sub_closed(e: Expr):
     return out
 
 
-def _has_any_loose(e: Expr, depth: int = 0) -> bool:
-    from .expr import BVar as _B
-    t = type(e)
-    if t is _B:
-        return e.idx >= depth
-    if t is App:
-        return _has_any_loose(e.fn, depth) or _has_any_loose(e.arg, depth)
-    if t is Pi or t is Lam:
-        return _has_any_loose(e.ty, depth) or _has_any_loose(e.body, depth + 1)
-    return False
-
-
 def _same_head(a: Expr, b: Expr) -> bool:
     fa, aa = get_app_fn_args(a)
     fb, ab = get_app_fn_args(b)
     if type(fa) is MVar:
         return True
     return fa == fb and len(aa) == len(ab) or (type(a) is Num and type(b) is Num) or type(a) is FVar and a == b
-
-
-def _abstract_term(e: Expr, pat: Expr, fid: int) -> Expr:
-    """Replace every occurrence of the closed term `pat` in `e` by the free variable `fid`."""
-    if e == pat:
-        return FVar(fid)
-    t = type(e)
-    if t is App:
-        return App(_abstract_term(e.fn, pat, fid), _abstract_term(e.arg, pat, fid))
-    if t is Pi:
-        return Pi(e.name, _abstract_term(e.ty, pat, fid), _abstract_term(e.body, pat, fid), e.implicit)
-    if t is Lam:
-        return Lam(e.name, _abstract_term(e.ty, pat, fid), _abstract_term(e.body, pat, fid), e.implicit)
-    return e

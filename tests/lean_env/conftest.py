@@ -1,4 +1,4 @@
-"""Fixtures for lean_env tests: the shared repl transcripts (required, never skipped) and small scripts."""
+"""Fixtures for lean_env tests: the recorded repl transcripts (required, never skipped) and small scripts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def transcripts_dir(shared_dir: Path) -> Path:
-    """../shared/repl-transcripts (the shared_dir fixture fails the run when it is missing)."""
-    return shared_dir / "repl-transcripts"
+def transcripts_dir(repl_transcripts: Path) -> Path:
+    """The recorded repl transcripts in ``tests/data/repl-transcripts`` (the fixture fails when they are missing)."""
+    return repl_transcripts
 
 
 @pytest.fixture(scope="session")

@@ -463,3 +463,12 @@ def test_requests_larger_than_a_pipe_buffer_are_written_in_pieces():
             return (await ac.command(text)).messages[0].data
 
     assert anyio.run(main) == text
+
+
+def test_sync_and_async_clients_share_one_set_of_request_helpers():
+    """The helpers are written once (lean_env.client._Requests); only `request` differs between the clients."""
+    from lean_env.client import AsyncReplClient
+
+    for name in ("command", "file", "tactic", "pickle_to", "unpickle_env", "unpickle_proof_state"):
+        assert getattr(ReplClient, name) is getattr(AsyncReplClient, name)
+    assert ReplClient.request is not AsyncReplClient.request

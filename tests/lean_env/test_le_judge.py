@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from lean_env.errors import GoalParseError
 from lean_env.judge import StepVerdict, canonical_goal, canonical_goals, judge_step
 from lean_env.protocol import CommandResponse, Message, Pos, ProofStepResponse, parse_response
 from lean_env.transcripts import load_transcript
@@ -86,3 +89,10 @@ def test_canonical_goals_on_recorded_goals(transcripts_dir):
     canon = canonical_goals(induction.goals)
     assert canon[0] == "⊢ 0 = 0"
     assert canon[1] == "n✝ : ℕ\na✝ : n✝ = n✝\n⊢ n✝ + 1 = n✝ + 1"
+
+
+def test_canonical_goals_read_let_values_and_wrapped_types_with_lean_env_goals():
+    """The goal layout is read by lean_env.goals (one reader for the whole project), values included."""
+    assert canonical_goal("n : Nat :=\n    3\nh :\n  n =\n    3\n⊢ True") == "n : Nat := 3\nh : n = 3\n⊢ True"
+    with pytest.raises(GoalParseError, match="no `⊢` target"):
+        canonical_goal("h : p")

@@ -184,3 +184,24 @@ def test_malformed_requests_say_what_is_expected():
         parse_request({"tactic": "rfl", "proofState": "0"})
     with pytest.raises(TypeError, match="to_json: expected"):
         to_json(3)  # type: ignore[arg-type]
+
+
+def test_wire_tables_are_derived_from_the_dataclass_fields():
+    """Each wire type declares its fields once: the JSON table is the dataclass's own fields, camelCase keys."""
+    import dataclasses
+
+    from lean_env import protocol
+
+    types = [protocol.Pos, protocol.Message, protocol.Sorry, protocol.Tactic, protocol.CommandResponse,
+             protocol.ProofStepResponse, protocol.ErrorResponse, protocol.Command, protocol.FileCommand,
+             protocol.ProofStep, protocol.PickleEnvironment, protocol.PickleProofState,
+             protocol.UnpickleEnvironment, protocol.UnpickleProofState]
+    for cls in types:
+        declared = [f for f in dataclasses.fields(cls) if f.name not in ("extra", "source_keys")]
+        assert [w.attr for w in cls._SPEC] == [f.name for f in declared]
+        for w, f in zip(cls._SPEC, declared):
+            assert w.required == (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        assert cls._KNOWN == {w.key for w in cls._SPEC}
+    keys = {w.attr: w.key for w in protocol.UnpickleProofState._SPEC + protocol.Tactic._SPEC}
+    assert keys["unpickle_proof_state_from"] == "unpickleProofStateFrom"
+    assert keys["used_constants"] == "usedConstants" and keys["end_pos"] == "endPos"

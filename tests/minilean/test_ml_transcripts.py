@@ -17,8 +17,8 @@ PASSING = ["proof_branching2", "proof_transitivity", "by_cases", "readme", "proo
 
 
 @pytest.mark.parametrize("name", PASSING)
-def test_transcript_matches_lean_byte_for_byte(name, shared_dir, tmp_path):
-    base = shared_dir / "repl-transcripts"
+def test_transcript_matches_lean_byte_for_byte(name, repl_transcripts, tmp_path):
+    base = repl_transcripts
     (tmp_path / "test").mkdir()
     for f in base.glob("*.lean"):
         shutil.copy(f, tmp_path / "test" / f.name)
@@ -30,17 +30,17 @@ def test_transcript_matches_lean_byte_for_byte(name, shared_dir, tmp_path):
     assert proc.stdout == expected_text
 
 
-def test_lean_json_layout_matches_every_recorded_reply(shared_dir):
-    """The renderer reproduces Lean's text for every reply recorded in the shared transcripts."""
-    frames = [f for p in sorted((shared_dir / "repl-transcripts").rglob("*.expected.out"))
+def test_lean_json_layout_matches_every_recorded_reply(repl_transcripts):
+    """The renderer reproduces Lean's text for every reply in the recorded transcripts."""
+    frames = [f for p in sorted(repl_transcripts.rglob("*.expected.out"))
               for f in split_frames(p.read_text(encoding="utf-8"))]
     assert len(frames) > 100
     for f in frames:
         assert dumps(json.loads(f)) == f
 
 
-def test_self_reference_is_rejected_with_leans_verdict(shared_dir, tmp_path):
-    base = shared_dir / "repl-transcripts"
+def test_self_reference_is_rejected_with_leans_verdict(repl_transcripts, tmp_path):
+    base = repl_transcripts
     for name in ("self_proof_apply_check",):
         got, _ = run_minilean((base / f"{name}.in").read_text(encoding="utf-8"), cwd=tmp_path)
         exp = expected_values(base / f"{name}.expected.out")

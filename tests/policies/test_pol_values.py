@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from policies import ConstantValue, GoalSizeValue, StatsError
+from policies import ConstantValue, GoalParseError, GoalSizeValue, StatsError
 
 SMALL = "p : Prop\n⊢ p"
 BIG = "p q r : Prop\n⊢ (p → q) ∧ (q → r) → p → r"
@@ -28,3 +28,11 @@ def test_goal_size_value_by_hand_and_ordering():
     assert v.value([SMALL, SMALL]) < v.value([SMALL])
     with pytest.raises(StatsError, match=">= 0"):
         GoalSizeValue(goal_weight=-1)
+
+
+def test_goal_size_value_reads_goals_with_lean_env_goals():
+    """The target is the goal's `⊢` entry, however Lean wrapped it; a text that is not a goal is an error."""
+    v = GoalSizeValue(goal_weight=0.5, size_weight=0.1)
+    assert v.value(["h : p ∧\n    q\n⊢ p ∧\n    q"]) == pytest.approx(math.exp(-0.1 * 3))
+    with pytest.raises(GoalParseError, match="GoalSizeValue: no `⊢` target"):
+        v.value(["p : Prop"])
