@@ -21,6 +21,8 @@ import operator
 from typing import Any
 
 import networkx as nx
+from lean_env.errors import GoalParseError
+from lean_env.judge import canonical_goal
 from policies.base import NO_CHILD, NodeStats, NodeStatus, SelectionScope
 
 from treesearch.errors import TreeError
@@ -48,9 +50,15 @@ class EdgeOutcome(str, enum.Enum):
 
 
 def _default_canonical(goals: Sequence[str]) -> tuple[Hashable, ...]:
-    from lean_env.judge import canonical_goals
-
-    return tuple(canonical_goals(goals))
+    """Canonical goals (``lean_env.judge.canonical_goal``); a goal text that is not in Lean's goal layout (a repl
+    printing something else) is still a state of its own: its runs of white space are folded instead."""
+    out: list[str] = []
+    for goal in goals:
+        try:
+            out.append(canonical_goal(goal))
+        except GoalParseError:
+            out.append(" ".join(goal.split()))
+    return tuple(out)
 
 
 class ProofTree:

@@ -230,3 +230,11 @@ def test_settled_nodes_are_reported_once():
     t.add_outcome(b, "done", goals=[])
     t.end_expansion(b)
     assert set(t.pop_settled()) >= {b, ROOT}
+
+
+def test_goal_text_outside_lean_layout_is_a_state_of_its_own() -> None:
+    """Regression: canonical_goal raises on text that is not a goal; the tree must still key such states
+    (by their white-space-folded text) rather than fail the expansion."""
+    tree = ProofTree(["p : Prop\n⊢ p"])
+    child = tree.add_outcome(ROOT, "weird", goals=("no  turnstile\there",), handle=None, prior=1.0)
+    assert tree.lookup(("no turnstile here",)) == child
