@@ -214,7 +214,8 @@ class CallRecord:
     Attributes: ``endpoint`` (``completions``/``chat/completions``), ``theorem``/``depth`` of the state,
     ``n_asked``/``n_returned`` choices, ``prompt_tokens``/``completion_tokens`` (``usage``; 0 when the
     server gives none), ``latency`` seconds (wall, retries and backoff included; ~0 for a cache hit),
-    ``cached``, ``retries`` (attempts after the first), ``seed``, ``error`` (the reason, or ``None``).
+    ``cached``, ``retries`` (attempts after the first), ``seed``, ``error`` (the reason, or ``None``),
+    ``prompts`` (states served by the call: > 1 with ``batch_prompts``; ``n_asked`` counts all their choices).
     """
 
     endpoint: str
@@ -229,6 +230,7 @@ class CallRecord:
     retries: int
     seed: int | None
     error: str | None = None
+    prompts: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -289,6 +291,10 @@ class OpenAIProposer:
       that outlives the process; ``None``: none).
     * ``extra_body`` -- more JSON fields for every request (``{"grammar": ...}`` for llama.cpp,
       ``{"top_k": 20}``, vLLM's ``guided_*``...).
+    * ``batch_prompts`` -- (completions only) serve all the states of one ``propose_many`` call with one
+      request whose ``prompt`` is the list of their prompts (vLLM, SGLang and OpenAI take a list; llama.cpp's
+      servers do not).  Its cache entry is keyed by the whole batch, so a re-run hits the cache only where
+      the batches come out the same (use ``batch_prompts=False`` for exact replay).
     """
 
     def __init__(
@@ -318,6 +324,7 @@ class OpenAIProposer:
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        batch_prompts: bool = False,
     ) -> None:
         problems: list[str] = []
         if not isinstance(model, str) or not model.strip():
@@ -360,6 +367,8 @@ class OpenAIProposer:
             problems.append(f"api_key_env must name an environment variable, got {api_key_env!r}")
         if extra_body is not None and not isinstance(extra_body, Mapping):
             problems.append(f"extra_body must be a table of JSON fields, got {extra_body!r}")
+        if batch_prompts and (chat if chat is not None else tpl.chat):
+            problems.append("batch_prompts needs the completions endpoint (chat requests take one conversation)")
         if problems:
             raise StatsError("openai proposer: " + "; ".join(problems))
 
@@ -387,6 +396,7 @@ class OpenAIProposer:
         self.use_cache = bool(cache)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.extra_body = dict(extra_body or {})
+        self.batch_prompts = bool(batch_prompts)
         self.records: list[CallRecord] = []
         self._taken = 0
         self._cache: dict[str, dict[str, Any]] = {}
@@ -486,7 +496,7 @@ class OpenAIProposer:
         return info
 
     # ------------------------------------------------------------------ requests
-    def _body(self, prompt: str, n: int, seed: int | None) -> dict[str, Any]:
+    def _body(self, prompt: str | list[str], n: int, seed: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens,
                                 "temperature": self.temperature, "n": n}
         if self.chat:
@@ -591,6 +601,8 @@ class OpenAIProposer:
             choices = reply["choices"]
             if not isinstance(choices, list):
                 raise TypeError("'choices' is not a list")
+            if all(isinstance(c, dict) and isinstance(c.get("index"), int) for c in choices):
+                choices = sorted(choices, key=lambda c: c["index"])  # prompt-major with batched prompts
             out = []
             for c in choices:
                 if self.chat:
@@ -614,7 +626,14 @@ class OpenAIProposer:
             raise ModelServerError(url, f"malformed reply ({e}): {_excerpt(json.dumps(reply))}") from e
 
     async def _call(self, context: ProposalContext, prompt: str, n: int, seed: int | None) -> list[Sample]:
-        body = self._body(prompt, n, seed)
+        samples = await self._request(self._body(prompt, n, seed), context, n, seed)
+        if len(samples) < n:  # cached replies teach it too, so a re-run asks the same requests
+            self._choices_seen = min(self._choices_seen or len(samples), len(samples))
+        return samples
+
+    async def _request(
+        self, body: dict[str, Any], context: ProposalContext, n: int, seed: int | None, prompts: int = 1
+    ) -> list[Sample]:
         url = self._url(self.endpoint)
         key = self._cache_key(body)
         t0 = time.monotonic()
@@ -627,7 +646,7 @@ class OpenAIProposer:
             samples = self._samples(reply, url)
         except ModelServerError as e:
             self.records.append(CallRecord(self.endpoint, context.theorem_name, int(context.depth or 0), n, 0, 0, 0,
-                                           time.monotonic() - t0, cached, e.retries, seed, e.reason))
+                                           time.monotonic() - t0, cached, e.retries, seed, e.reason, prompts))
             raise
         if not cached:
             self._cache_put(key, reply)
@@ -635,10 +654,8 @@ class OpenAIProposer:
         self.records.append(CallRecord(
             self.endpoint, context.theorem_name, int(context.depth or 0), n, len(samples),
             int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
-            time.monotonic() - t0, cached, retries, seed,
+            time.monotonic() - t0, cached, retries, seed, None, prompts,
         ))
-        if samples and len(samples) < n:  # cached replies teach it too, so a re-run asks the same requests
-            self._choices_seen = min(self._choices_seen or len(samples), len(samples))
         if not samples:
             raise ModelServerError(url, f"the reply holds no choices (asked for {n})")
         return samples
@@ -653,10 +670,14 @@ class OpenAIProposer:
         prompt = render_prompt(self.template.text, context)
         base = self._base_seed(prompt, rng)
         per = min(n, self._choices_seen or n)
-        samples = await self._call(context, prompt, per, base)
+        return await self._top_up(context, prompt, await self._call(context, prompt, per, base), n, base)
+
+    async def _top_up(
+        self, context: ProposalContext, prompt: str, samples: list[Sample], n: int, base: int | None
+    ) -> list[Sample]:
+        """``samples`` completed to ``n`` with more requests, concurrently, each with its own seed."""
         if len(samples) >= n:
             return samples[:n]
-        # Fewer choices than asked: more requests, concurrently, each with its own seed.
         per = min(n, self._choices_seen or len(samples) or 1)
         missing = n - len(samples)
         sizes = [per] * (missing // per) + ([missing % per] if missing % per else [])
@@ -732,6 +753,8 @@ class OpenAIProposer:
             raise StatsError(f"the number of tactics wanted must be an int >= 1, got {k!r}")
         n = self.n or k
         self._http()
+        if self.batch_prompts and len(contexts) > 1:
+            return await self._propose_batch(contexts, n, k, rng)
         out: list[ProposalResult] = [[] for _ in contexts]
 
         async def one(i: int, ctx: ProposalContext) -> None:
@@ -743,6 +766,39 @@ class OpenAIProposer:
         async with anyio.create_task_group() as tg:
             for i, ctx in enumerate(contexts):
                 tg.start_soon(one, i, ctx)
+        return out
+
+    async def _propose_batch(
+        self, contexts: Sequence[ProposalContext], n: int, k: int, rng: np.random.Generator
+    ) -> list[ProposalResult]:
+        """``batch_prompts``: one request for every state, then per-state top-ups if it returned too few."""
+        prompts = [render_prompt(self.template.text, c) for c in contexts]
+        bases = [self._base_seed(p, rng) for p in prompts]
+        seed = self._base_seed("\0".join(prompts), rng)
+        per = min(n, self._choices_seen or n)
+        try:
+            flat = await self._request(self._body(prompts, per, seed), contexts[0], per * len(prompts), seed,
+                                       prompts=len(prompts))
+            if len(flat) % len(prompts):
+                raise ModelServerError(self._url(self.endpoint), f"the reply holds {len(flat)} choices for "
+                                       f"{len(prompts)} prompts (asked {per} each)")
+        except ModelServerError as e:
+            return [e for _ in contexts]
+        got = len(flat) // len(prompts)
+        if got < per:
+            self._choices_seen = min(self._choices_seen or got, got)
+        out: list[ProposalResult] = [[] for _ in contexts]
+
+        async def one(i: int) -> None:
+            try:
+                samples = await self._top_up(contexts[i], prompts[i], flat[i * got:(i + 1) * got], n, bases[i])
+                out[i] = self._priors(samples, k)
+            except ProposalError as e:
+                out[i] = e
+
+        async with anyio.create_task_group() as tg:
+            for i in range(len(contexts)):
+                tg.start_soon(one, i)
         return out
 
     async def propose(self, context: ProposalContext, k: int, *, rng: np.random.Generator) -> list[TacticProposal]:

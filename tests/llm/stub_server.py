@@ -7,6 +7,9 @@ MODE:
   flaky:N    answers the first N POSTs with 429 (Retry-After: 0) then 503 alternately, then a valid completion
   garbage    answers every request with 200 and a body that is not JSON
   auth:KEY   /v1/models answers 401 unless the header is ``Authorization: Bearer KEY``
+  batch      completions for a list of prompts (as vLLM serves them): n choices per prompt, prompt-major,
+             listed in reverse order (the ``index`` field orders them); choice j of a prompt is
+             ``echo LINE`` (LINE: the prompt's second line) with token log-probabilities [-(j+1)]
 It counts POSTs; ``GET /count`` returns the number.
 """
 
@@ -60,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, MODELS)
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         with LOCK:
             COUNT["post"] += 1
             seen = COUNT["post"]
@@ -72,6 +75,14 @@ class Handler(BaseHTTPRequestHandler):
             if seen % 2:
                 return self._send(429, {"error": {"message": "rate limited"}}, [("Retry-After", "0")])
             return self._send(503, {"error": {"message": "overloaded"}})
+        if MODE == "batch":
+            prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+            n = body.get("n", 1)
+            choices = [{"index": i * n + j, "text": "echo " + p.splitlines()[1], "finish_reason": "stop",
+                        "logprobs": {"token_logprobs": [-(j + 1.0)]}}
+                       for i, p in enumerate(prompts) for j in range(n)]
+            return self._send(200, {"object": "text_completion", "choices": choices[::-1],
+                                    "usage": {"prompt_tokens": 5 * len(prompts), "completion_tokens": len(choices)}})
         return self._send(200, COMPLETION)
 
 

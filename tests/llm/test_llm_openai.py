@@ -208,6 +208,33 @@ def test_batch_window_over_the_proposer_serves_concurrent_states(llama_server):
     assert pstats["model_calls"] == 12
 
 
+def test_batch_prompts_serve_several_states_in_one_request(stub_server):
+    server = stub_server("batch")
+    contexts = [ProposalContext(theorem_name=f"t{i}", goals=[f"⊢ p{i}"]) for i in range(5)]
+
+    async def main():
+        async with OpenAIProposer(model="stub-model", base_url=server.url, batch_prompts=True, n=3) as p:
+            async with BatchWindow(p, max_batch=8, max_wait=0.2) as window:
+                out = [None] * 5
+
+                async def one(i):
+                    out[i] = await window.propose(contexts[i], 2, rng=rng())
+
+                async with anyio.create_task_group() as tg:
+                    for i in range(5):
+                        tg.start_soon(one, i)
+            return out, p.take_records()
+
+    out, records = run(main)
+    for i, proposals in enumerate(out):
+        assert [q.tactic for q in proposals] == [f"echo ⊢ p{i}"] and proposals[0].prior == pytest.approx(1.0)
+    assert len(records) == 1 and records[0].prompts == 5 and records[0].n_asked == 15
+    assert records[0].n_returned == 15 and records[0].completion_tokens == 15
+    assert httpx.get(server.url.replace("/v1", "/count")).json() == {"post": 1}
+    with pytest.raises(StatsError, match="batch_prompts needs the completions endpoint"):
+        OpenAIProposer(model="m", template="internlm-stepprover", batch_prompts=True)
+
+
 # ------------------------------------------------------------------ failures
 def test_server_killed_mid_run_fails_those_calls_with_a_reason_and_the_run_goes_on(fresh_llama_server):
     results: list[object] = []
