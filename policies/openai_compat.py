@@ -395,6 +395,11 @@ class OpenAIProposer:
         self.max_backoff = float(max_backoff)
         self.use_cache = bool(cache)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        if self.cache_dir is not None and self.use_cache:
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StatsError(f"openai proposer: cannot create cache_dir {str(self.cache_dir)!r}: {e}") from e
         self.extra_body = dict(extra_body or {})
         self.batch_prompts = bool(batch_prompts)
         self.records: list[CallRecord] = []
@@ -452,7 +457,7 @@ class OpenAIProposer:
 
         ``GET {base_url}/models`` must answer 200 with the OpenAI list format and name ``model``.  With
         ``probe``, one 1-token request to the configured endpoint must parse (it is not cached and is not
-        recorded).  Returns ``{"url", "model", "models", "logprobs"}`` (``logprobs``: the probe's reply had
+        recorded; with ``batch_prompts`` it sends two prompts in one request and needs a choice for each).  Returns ``{"url", "model", "models", "logprobs"}`` (``logprobs``: the probe's reply had
         them; ``None`` without a probe).
         """
         url = self._url("models")
@@ -483,15 +488,20 @@ class OpenAIProposer:
         if probe:
             body = self._body("", 1, self.seed if self.seed is not None else 0)
             body["max_tokens"] = 1
-            body["prompt" if not self.chat else "messages"] = (
-                "theorem" if not self.chat else [{"role": "user", "content": "theorem"}]
-            )
+            if self.chat:
+                body["messages"] = [{"role": "user", "content": "theorem"}]
+            else:
+                body["prompt"] = ["theorem", "lemma"] if self.batch_prompts else "theorem"
             body.pop("stop", None)
+            hint = " (batch_prompts is set: does this server take a list of prompts?)" if self.batch_prompts else ""
             try:
                 reply, _r = await self._post(body, headers, error=PreflightError)
                 samples = self._samples(reply, self._url(self.endpoint))
+                if self.batch_prompts and (not samples or len(samples) % 2):
+                    raise ModelServerError(self._url(self.endpoint),
+                                           f"{len(samples)} choices for a list of 2 prompts")
             except ModelServerError as e:
-                raise PreflightError(e.url, f"probe request failed: {e.reason}") from e
+                raise PreflightError(e.url, f"probe request failed: {e.reason}{hint}") from e
             info["logprobs"] = bool(samples) and all(s.logprob is not None for s in samples)
         return info
 
@@ -543,10 +553,13 @@ class OpenAIProposer:
         self._cache[key] = reply
         if self.cache_dir is not None:
             folder = self.cache_dir / key[:2]
-            folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".{key}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(reply, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, folder / f"{key}.json")  # atomic: readers see the old entry or the whole new one
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps(reply, ensure_ascii=False), encoding="utf-8")
+                os.replace(tmp, folder / f"{key}.json")  # atomic: readers see the old entry or the whole new one
+            except OSError as e:
+                raise ProposalError(f"openai proposer: cannot write the response cache under {folder}: {e}") from e
 
     async def _attempt(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         url = self._url(self.endpoint)

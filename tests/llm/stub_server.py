@@ -9,7 +9,7 @@ MODE:
   auth:KEY   /v1/models answers 401 unless the header is ``Authorization: Bearer KEY``
   batch      completions for a list of prompts (as vLLM serves them): n choices per prompt, prompt-major,
              listed in reverse order (the ``index`` field orders them); choice j of a prompt is
-             ``echo LINE`` (LINE: the prompt's second line) with token log-probabilities [-(j+1)]
+             ``echo LINE`` (LINE: the prompt's second line, or empty) with token log-probabilities [-(j+1)]
 It counts POSTs; ``GET /count`` returns the number.
 """
 
@@ -78,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         if MODE == "batch":
             prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
             n = body.get("n", 1)
-            choices = [{"index": i * n + j, "text": "echo " + p.splitlines()[1], "finish_reason": "stop",
+            choices = [{"index": i * n + j, "text": "echo " + (p.splitlines() + [""])[1], "finish_reason": "stop",
                         "logprobs": {"token_logprobs": [-(j + 1.0)]}}
                        for i, p in enumerate(prompts) for j in range(n)]
             return self._send(200, {"object": "text_completion", "choices": choices[::-1],

@@ -181,6 +181,9 @@ def test_preflight_names_the_url_and_the_problem(llama_server):
     assert f"{llama_server.url}/models" in msg and "unknown model 'deepseek-ai/DeepSeek-Prover-V2-7B'" in msg
     assert repr(llama_server.model) in msg and "\n" not in msg
 
+    with pytest.raises(PreflightError, match=r"/completions: probe request failed: HTTP 500 .*does this server take a list"):
+        run(lambda: main(batch_prompts=True, max_retries=0))  # llama-cpp-python refuses a list of prompts
+
     dead = f"http://127.0.0.1:{__import__('conftest').free_port()}/v1"
     with pytest.raises(PreflightError, match=r"model server http://127\.0\.0\.1:\d+/v1/models: cannot connect"):
         run(lambda: main(base_url=dead))
@@ -231,6 +234,12 @@ def test_batch_prompts_serve_several_states_in_one_request(stub_server):
     assert len(records) == 1 and records[0].prompts == 5 and records[0].n_asked == 15
     assert records[0].n_returned == 15 and records[0].completion_tokens == 15
     assert httpx.get(server.url.replace("/v1", "/count")).json() == {"post": 1}
+
+    async def preflight():
+        async with OpenAIProposer(model="stub-model", base_url=server.url, batch_prompts=True) as p:
+            return await p.preflight()
+
+    assert run(preflight)["logprobs"] is True
     with pytest.raises(StatsError, match="batch_prompts needs the completions endpoint"):
         OpenAIProposer(model="m", template="internlm-stepprover", batch_prompts=True)
 
