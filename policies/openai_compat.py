@@ -257,6 +257,11 @@ class _Failed(Exception):
         self.after = after
 
 
+def _count(value: Any) -> int:
+    """A token count from a reply's ``usage`` (0 when absent or not a count)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _excerpt(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -431,7 +436,8 @@ class OpenAIProposer:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout),
-                limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
+                limits=httpx.Limits(max_connections=self.max_concurrency,
+                                    max_keepalive_connections=self.max_concurrency),
             )
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._client
@@ -457,8 +463,9 @@ class OpenAIProposer:
 
         ``GET {base_url}/models`` must answer 200 with the OpenAI list format and name ``model``.  With
         ``probe``, one 1-token request to the configured endpoint must parse (it is not cached and is not
-        recorded; with ``batch_prompts`` it sends two prompts in one request and needs a choice for each).  Returns ``{"url", "model", "models", "logprobs"}`` (``logprobs``: the probe's reply had
-        them; ``None`` without a probe).
+        recorded; with ``batch_prompts`` it sends two prompts in one request and needs a choice for each).
+        Returns ``{"url", "model", "models", "logprobs"}`` (``logprobs``: the probe's reply had them; ``None``
+        without a probe).
         """
         url = self._url("models")
         headers = self._headers(PreflightError)
@@ -577,7 +584,8 @@ class OpenAIProposer:
                 after = float(resp.headers.get("retry-after", ""))
             except ValueError:
                 pass
-            raise _Failed(f"HTTP {resp.status_code} {resp.reason_phrase}: {_excerpt(resp.text)}", retry=True, after=after)
+            raise _Failed(f"HTTP {resp.status_code} {resp.reason_phrase}: {_excerpt(resp.text)}",
+                          retry=True, after=after)
         if resp.status_code != 200:
             raise _Failed(f"HTTP {resp.status_code} {resp.reason_phrase}: {_excerpt(resp.text)}", retry=False)
         try:
@@ -657,6 +665,8 @@ class OpenAIProposer:
             if reply is None:
                 reply, retries = await self._post(body, self._headers(ModelServerError))
             samples = self._samples(reply, url)
+            if not samples:
+                raise ModelServerError(url, f"the reply holds no choices (asked for {n})")
         except ModelServerError as e:
             self.records.append(CallRecord(self.endpoint, context.theorem_name, int(context.depth or 0), n, 0, 0, 0,
                                            time.monotonic() - t0, cached, e.retries, seed, e.reason, prompts))
@@ -666,11 +676,9 @@ class OpenAIProposer:
         usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
         self.records.append(CallRecord(
             self.endpoint, context.theorem_name, int(context.depth or 0), n, len(samples),
-            int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
+            _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
             time.monotonic() - t0, cached, retries, seed, None, prompts,
         ))
-        if not samples:
-            raise ModelServerError(url, f"the reply holds no choices (asked for {n})")
         return samples
 
     def _base_seed(self, prompt: str, rng: np.random.Generator) -> int | None:

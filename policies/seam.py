@@ -153,7 +153,9 @@ class AsyncProposer(Protocol):
     ) -> list[ProposalResult]: ...
 
 
-async def _propose_one(proposer: Any, context: ProposalContext, k: int, rng: np.random.Generator) -> list[TacticProposal]:
+async def _propose_one(
+    proposer: Any, context: ProposalContext, k: int, rng: np.random.Generator
+) -> list[TacticProposal]:
     (result,) = _check_results(proposer, [context], await proposer.propose_many([context], k, rng=rng))
     if isinstance(result, PolicyError):
         raise result
@@ -300,8 +302,9 @@ class BatchWindow:
         self.batches += 1
         self.largest_batch = max(self.largest_batch, len(group))
         try:
+            contexts = [r.context for r in group]
             results = _check_results(
-                self.inner, group, await self.inner.propose_many([r.context for r in group], group[0].k, rng=group[0].rng)
+                self.inner, group, await self.inner.propose_many(contexts, group[0].k, rng=group[0].rng)
             )
         except Exception as e:  # delivered to every waiting caller, who re-raises it; never lost here
             for r in group:

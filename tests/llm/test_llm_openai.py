@@ -114,7 +114,8 @@ def test_stop_sequences_cut_the_completion(llama_server):
 
 
 def test_determinism_by_seed(llama_server):
-    contexts = [CTX, ProposalContext(theorem_name="t2", goals=["p q : Prop\nh : p ∧ q\n⊢ q ∧ p"], path=("intro h",))]
+    contexts = [CTX, ProposalContext(theorem_name="t2", goals=["p q : Prop\nh : p ∧ q\n⊢ q ∧ p"],
+                                     path=("intro h",))]
 
     async def texts(seed):
         async with proposer(llama_server, n=6, seed=seed, cache=False, n_per_request=1) as p:
@@ -181,7 +182,8 @@ def test_preflight_names_the_url_and_the_problem(llama_server):
     assert f"{llama_server.url}/models" in msg and "unknown model 'deepseek-ai/DeepSeek-Prover-V2-7B'" in msg
     assert repr(llama_server.model) in msg and "\n" not in msg
 
-    with pytest.raises(PreflightError, match=r"/completions: probe request failed: HTTP 500 .*does this server take a list"):
+    with pytest.raises(PreflightError,
+                       match=r"/completions: probe request failed: HTTP 500 .*does this server take a list"):
         run(lambda: main(batch_prompts=True, max_retries=0))  # llama-cpp-python refuses a list of prompts
 
     dead = f"http://127.0.0.1:{__import__('conftest').free_port()}/v1"
@@ -365,7 +367,8 @@ def test_registry_builds_it_and_bad_settings_are_one_clear_error():
 def test_templates_render_the_published_formats():
     ctx = ProposalContext(theorem_name="and_swap", statement="theorem and_swap (p q : Prop) : p ∧ q → q ∧ p",
                           header="import Mathlib", path=("intro h",), goals=["p q : Prop\nh : p ∧ q\n⊢ q ∧ p"])
-    assert render_prompt(TEMPLATES["reprover"].text, ctx) == "[GOAL]\np q : Prop\nh : p ∧ q\n⊢ q ∧ p\n[PROOFSTEP]\n"
+    assert render_prompt(TEMPLATES["reprover"].text, ctx) == (
+        "[GOAL]\np q : Prop\nh : p ∧ q\n⊢ q ∧ p\n[PROOFSTEP]\n")
     assert render_prompt(TEMPLATES["bfs-prover"].text, ctx) == "p q : Prop\nh : p ∧ q\n⊢ q ∧ p:::"
     assert render_prompt(TEMPLATES["internlm-stepprover"].text, ctx) == (
         "---\nNAME: and_swap\n\n---\nPROOF_BEFORE: intro h\n\n---\nSTATE_BEFORE: p q : Prop\nh : p ∧ q\n⊢ q ∧ p"
