@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from policies.errors import PolicyLoadError
+from policies.openai_compat import OpenAIProposer
 from policies.proposers import FixedTactics, PropositionalProposer
 from policies.selection import PUCT, UCT, BestFirst, BreadthFirst, RandomSelection
 from policies.values import ConstantValue, GoalSizeValue
@@ -34,7 +35,7 @@ KINDS: Mapping[str, str] = {"proposer": "propose", "selector": "select", "value"
 
 #: kind -> builtin name -> factory.
 BUILTINS: Mapping[str, Mapping[str, Callable[..., Any]]] = {
-    "proposer": {"fixed": FixedTactics, "propositional": PropositionalProposer},
+    "proposer": {"fixed": FixedTactics, "propositional": PropositionalProposer, "openai": OpenAIProposer},
     "selector": {
         "uct": UCT,
         "puct": PUCT,
@@ -45,6 +46,15 @@ BUILTINS: Mapping[str, Mapping[str, Callable[..., Any]]] = {
     },
     "value": {"constant": ConstantValue, "goal-size": GoalSizeValue},
 }
+
+
+#: kind -> other methods that also make an object of that kind (an async proposer may have only
+#: ``propose_many``; see :mod:`policies.seam`).
+_ALSO: Mapping[str, tuple[str, ...]] = {"proposer": ("propose_many",)}
+
+
+def _has_method(obj: Any, kind: str) -> bool:
+    return any(callable(getattr(obj, m, None)) for m in (KINDS[kind], *_ALSO.get(kind, ())))
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -78,7 +88,7 @@ def _import_dotted(spec: str, kind: str) -> Any:
 
 def _instantiate(obj: Any, kind: str, spec: str, kwargs: Mapping[str, Any]) -> Any:
     method = KINDS[kind]
-    needs_call = inspect.isclass(obj) or not callable(getattr(obj, method, None))
+    needs_call = inspect.isclass(obj) or not _has_method(obj, kind)
     if needs_call:
         if not callable(obj):
             raise PolicyLoadError(f"{kind} spec {spec!r} names {obj!r}, which is neither callable nor has .{method}()")
@@ -88,7 +98,7 @@ def _instantiate(obj: Any, kind: str, spec: str, kwargs: Mapping[str, Any]) -> A
             raise PolicyLoadError(f"{kind} spec {spec!r}: cannot build it with options {dict(kwargs)}: {e}") from e
     elif kwargs:
         raise PolicyLoadError(f"{kind} spec {spec!r} names a ready object; options {dict(kwargs)} cannot be applied")
-    if not callable(getattr(obj, method, None)):
+    if not _has_method(obj, kind):
         raise PolicyLoadError(
             f"{kind} spec {spec!r} gave {obj!r}, which has no .{method}() method; a {kind} must define {method}()"
         )
