@@ -3,7 +3,6 @@ table and plots with every backend; Ctrl-C keeps partial results and leaves no p
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from experiments.compare import compare_backends
-from experiments.results import TIME_KEYS, read_results
+from experiments.results import read_results
 from experiments.runner import run_experiment
 
-from exp_helpers import SMALL, check_run_dir, make_config
+from exp_helpers import check_run_dir, make_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
