@@ -161,7 +161,7 @@ def _jsonable(value: Any) -> Any:
 @dataclass
 class _RunContext:
     """What every theorem of a run uses: the config, the backend kind and its settings, what the kind's run
-    context shares, the policies, the stop signal (set by Ctrl-C) and where rows go."""
+    context shares, the stop signal (set by Ctrl-C) and where rows go."""
 
     config: ExperimentConfig
     kind: Any
@@ -170,7 +170,6 @@ class _RunContext:
     stop: anyio.Event
     out: Path
     progress: Progress
-    policies: tuple[Any, Any, Any]
 
 
 async def _search_one(ctx: _RunContext, thm: SuiteTheorem, *, repeat: int) -> ResultRow:
@@ -198,7 +197,7 @@ async def _search_one(ctx: _RunContext, thm: SuiteTheorem, *, repeat: int) -> Re
             expanded += 1
             ctx.progress.expansion(expanded)
 
-    selector, proposer, value = ctx.policies
+    selector, proposer, value = _load_policies(config)  # fresh per search: a policy may keep state
     ctx.progress.start_theorem(thm.name, config.search.max_expansions)
     result = await search(
         target,
@@ -291,7 +290,7 @@ async def _run_all(config: ExperimentConfig, theorems: Sequence[SuiteTheorem], o
         async with kind.run_context(settings) as shared:
             state["shared"] = shared
             ctx = _RunContext(config=config, kind=kind, settings=settings, shared=shared, stop=stop, out=out,
-                              progress=progress, policies=_load_policies(config))
+                              progress=progress)
             for repeat in range(config.run.repeats):
                 for thm in theorems:
                     if stop.is_set():
