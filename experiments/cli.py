@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Sequence
 
-__all__ = ["main", "build_parser", "CONFIGS_DIR"]
+__all__ = ["main", "build_parser", "CONFIGS_DIR", "backend_checks", "format_backend_checks"]
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -45,7 +45,7 @@ def _console():
 
 
 def _progress(enabled: bool):
-    from experiments.runner import Progress, RichProgress
+    from experiments.progress import Progress, RichProgress
 
     return (lambda _label=None: RichProgress(_console())) if enabled else (lambda _label=None: Progress())
 
@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="search every theorem of a suite as a TOML config says",
                        description="Run an experiment config; writes results.jsonl, trees/ and summary.md.")
     p.add_argument("config", help="experiment config (TOML); see docs/experiments.md")
-    p.add_argument("--backend", choices=("criu", "pickle", "pickle-warm", "native"), help="override [backend] kind")
+    p.add_argument("--backend", metavar="KIND",
+                   help="override [backend] kind (criu, pickle, pickle-warm, native, or a kind added through the "
+                        "entry-point group cryo.backends)")
     _add_common(p)
     p.set_defaults(func=_cmd_run)
 
@@ -165,13 +167,71 @@ def build_parser() -> argparse.ArgumentParser:
         if register is None:
             continue
         register(sub if where == "top" else bench_sub)
+    _add_backend_checks_to_doctor(sub)
     return parser
+
+
+# ------------------------------------------------------------------------------------------ doctor
+
+
+def backend_checks() -> list[tuple[str, list]]:
+    """Every known backend kind's preflight `Check` rows, with the kind's default settings and the default repl;
+    a kind that cannot be loaded or whose preflight raises is one failed row."""
+    from lean_env.repl_cmd import minilean_argv
+    from treesearch.backends import Check, backend_kind, backend_names
+    from treesearch.errors import TreeSearchError
+
+    try:
+        names = backend_names()
+    except TreeSearchError as e:
+        return [("(registry)", [Check(False, "entry points", str(e))])]
+    out = []
+    for name in names:
+        try:
+            kind = backend_kind(name)
+            settings = {"argv": minilean_argv(), "tactic_timeout": 20.0, **kind.defaults()}
+            checks = list(kind.preflight(settings))
+        except TreeSearchError as e:
+            checks = [Check(False, "load", str(e))]
+        out.append((name, checks))
+    return out
+
+
+def format_backend_checks(found: list[tuple[str, list]]) -> str:
+    lines = ["backend kinds (`cryo run` checks the selected one before it starts):"]
+    for name, checks in found:
+        if not checks:
+            lines.append(f"[  ok] backend {name}: nothing to check")
+        for c in checks:
+            lines.append(f"[{'ok' if c.ok else 'FAIL':>4}] backend {name}: {c.what}: {c.detail}")
+    failed = sum(not c.ok for _name, checks in found for c in checks)
+    lines.append("every backend kind can run here" if not failed else f"{failed} backend check(s) failed")
+    return "\n".join(lines)
+
+
+def _add_backend_checks_to_doctor(sub: argparse._SubParsersAction) -> None:
+    """`cryo doctor`: the machine checks of `criu_backend` (when present), then every backend kind's preflight."""
+    doctor = sub.choices.get("doctor")
+    if doctor is None:
+        doctor = sub.add_parser("doctor", help="check that every backend kind can run here")
+    machine = doctor.get_default("func")
+
+    def run_doctor(args: argparse.Namespace) -> int:
+        status = int(machine(args) or 0) if machine is not None else 0
+        if machine is not None:
+            print()
+        found = backend_checks()
+        print(format_backend_checks(found))
+        failed = any(not c.ok for _name, checks in found for c in checks)
+        return max(status, 1 if failed else 0)
+
+    doctor.set_defaults(func=run_doctor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `cryo` console script; returns the exit status."""
     from experiments.config import ConfigError
-    from experiments.runner import RunError
+    from experiments.errors import RunError
     from experiments.suites import SuiteError
 
     parser = build_parser()

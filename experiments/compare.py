@@ -16,11 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from experiments.config import BACKENDS, ConfigError, ExperimentConfig
+from experiments.config import ConfigError, ExperimentConfig, repl_argv
+from experiments.errors import RunError
+from experiments.output import expand_output
 from experiments.plots import write_plots
+from experiments.progress import Progress
 from experiments.results import ResultRow, ResultsWriter
-from experiments.runner import Progress, RunError, _expand_output, repl_argv, run_experiment
-from experiments.summary import BackendSummary, summarize_by_backend, table_markdown
+from experiments.runner import run_experiment
+from experiments.summary import BackendSummary, counters_markdown, summarize_by_backend, table_markdown
 
 __all__ = ["CompareOutcome", "compare_backends", "write_report"]
 
@@ -61,6 +64,13 @@ def write_report(out: Path, config: ExperimentConfig, rows: Sequence[ResultRow],
         "the time split sums busy seconds per kind of work over all processes; peak memory is the largest "
         "summed RSS of the repl processes; image bytes the most CRIU image / pickle bytes held at once.",
         "",
+        "Backend counters, summed over each backend's rows: processes that crashed, hung or ran out of memory "
+        "(faults); expansions served by a live process that already held the state (warm hits); states rebuilt "
+        "by replay because their image, pickle or process was gone; roots stated again; and the most repl "
+        "processes held at once.",
+        "",
+        counters_markdown(summaries),
+        "",
         "![theorems proved against wall time](proved_vs_time.png)",
         "",
         "![expansion latency](expansion_latency.png)",
@@ -95,14 +105,17 @@ def compare_backends(
 
     `progress_fn(backend) -> Progress` gives each run its progress display (default: none).
     """
+    from treesearch.backends import backend_names
+
     kinds = list(backends) if backends else list(config.compare.backends)
+    known = backend_names()
     for k in kinds:
-        if k not in BACKENDS:
-            raise ConfigError(f"unknown backend {k!r} to compare; allowed: {', '.join(BACKENDS)}")
+        if k not in known:
+            raise ConfigError(f"unknown backend {k!r} to compare; allowed: {', '.join(known)}")
     if len(set(kinds)) != len(kinds):
         raise ConfigError(f"backends to compare repeat a name: {kinds}")
     started = datetime.now(timezone.utc)
-    out = Path(output_dir) if output_dir is not None else _expand_output(config, started)
+    out = Path(output_dir) if output_dir is not None else expand_output(config, started)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunError(f"output directory {out} already exists and is not empty; choose another, or remove it")
     out.mkdir(parents=True, exist_ok=True)

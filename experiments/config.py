@@ -1,7 +1,13 @@
-"""Experiment configs: TOML files validated key by key against one schema (`SCHEMA`).
+"""Experiment configs: TOML files validated key by key against one schema (`schema()`).
+
+`schema()` is the keys of `SCHEMA` plus the `[backend]` keys, which come from the backend registry
+(`treesearch.backends.registry`): `kind` (one of `backend_names()`), the settings every kind takes
+(`COMMON_SETTINGS`) and the settings of every known kind (criu's `freeze`, `clones`, `keep_warm`, and those
+of kinds added through the entry-point group `cryo.backends`). A key of a kind other than the selected one is
+accepted (validated against that kind's setting) and ignored, so one config runs on several kinds.
 
 Every error names the file, the `[section] key`, the value found and the allowed values.  The same schema
-renders the reference table in docs/experiments.md (`reference_markdown`).
+renders the reference table in the README (`reference_markdown`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ __all__ = [
     "ConfigError",
     "Key",
     "SCHEMA",
-    "BACKENDS",
+    "schema",
+    "backend_keys",
+    "repl_argv",
     "EnvConfig",
     "BackendConfig",
     "SearchConfig",
@@ -33,10 +41,7 @@ __all__ = [
     "reference_markdown",
 ]
 
-BACKENDS = ("criu", "pickle", "pickle-warm", "native")
 REPLS = ("minilean", "lake")
-FREEZE_POLICIES = ("eager", "lazy")
-CLONE_MODES = ("per-expansion", "per-tactic")  # treesearch.backends.criu.PER_EXPANSION / PER_TACTIC
 ALGORITHMS = ("best-first", "uct", "puct", "bfs", "random")
 
 
@@ -80,6 +85,7 @@ class Key:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    kinds: tuple[str, ...] = ()  # [backend] only: the backend kinds that read this key (empty: every kind)
 
     def allowed(self) -> str:
         if self.choices:
@@ -119,29 +125,6 @@ SCHEMA: tuple[Key, ...] = (
         "import (the seed's 455 MB image). `mmap`: a cache file built once and mapped read-only, as Lean maps "
         "its .olean files; CRIU re-maps it instead of copying it, so images are ~25 MB and thaws ~0.05 s "
         "(absent: $CRYO_MINILEAN_LIBRARY_STORAGE, else heap).", choices=MINILEAN_LIBRARY_STORAGES),
-    # [backend] -- how search-tree nodes are stored
-    Key("backend", "kind", "str", "criu",
-        "How a tree node keeps its state: a frozen CRIU image (`criu`), a repl pickle replayed into a fresh "
-        "process (`pickle`), a pickle replayed into a pool of warm processes (`pickle-warm`), or the repl's own "
-        "proof states inside one live process (`native`).", choices=BACKENDS),
-    Key("backend", "workers", "int", 2,
-        "Pool size of `pickle-warm` and `native`, and the default of [search] max_in_flight (`criu` thaws "
-        "clones per expansion, see `clones`; `pickle` starts one repl per expansion).", minimum=1, maximum=256),
-    Key("backend", "image_dir", "str", "",
-        "Where CRIU images and pickles go (empty: $CRYO_IMAGE_ROOT, else /dev/shm/cryo)."),
-    Key("backend", "image_budget", "size", "4GiB",
-        "Byte budget for stored images; the least recently used unpinned images are evicted past it."),
-    Key("backend", "freeze", "str", "eager",
-        "criu only: freeze each child as soon as its tactic succeeds (`eager`) or only when it is first "
-        "selected for expansion (`lazy`).", choices=FREEZE_POLICIES),
-    Key("backend", "clones", "str", "per-expansion",
-        "criu only: one clone of the node's image runs all the expansion's tactics and is frozen once, each "
-        "child keeping its proof-state id in the shared image (`per-expansion`), or one clone per tactic, "
-        "frozen separately (`per-tactic`: slow tactics run in parallel).", choices=CLONE_MODES),
-    Key("backend", "keep_warm", "int", 0,
-        "criu only: clones kept running after their expansion, so a later expansion of a state they hold "
-        "needs no thaw (each costs one repl's memory; a clone about to be ended is frozen first if it holds "
-        "states no image has).", minimum=0, maximum=256),
     # [search]
     Key("search", "algorithm", "str", "best-first",
         "Selection rule of the search (a builtin selector of `policies`); [policy] selector replaces it.",
@@ -187,11 +170,70 @@ SCHEMA: tuple[Key, ...] = (
     Key("run", "recheck", "bool", True, "Re-check every found proof in a fresh repl process."),
     # [compare]
     Key("compare", "backends", "list[str]", ["criu", "pickle"],
-        f"Backends `cryo compare` runs under equal budgets; each one of {', '.join(BACKENDS)}."),
+        "Backends `cryo compare` runs under equal budgets; each a `[backend] kind`."),
 )  # fmt: skip
+"""Every key but those of [backend], which come from the backend registry: see `schema()`."""
 
-SECTIONS = tuple(dict.fromkeys(k.section for k in SCHEMA))
-_BY_SECTION: dict[str, dict[str, Key]] = {s: {k.name: k for k in SCHEMA if k.section == s} for s in SECTIONS}
+SECTIONS = ("env", "backend", "search", "policy", "suite", "run", "compare")
+BACKEND_KIND_DOC = (
+    "How a tree node keeps its state: a frozen CRIU image (`criu`), a repl pickle replayed into a fresh "
+    "process (`pickle`), a pickle replayed into a pool of warm processes (`pickle-warm`), or the repl's own "
+    "proof states inside one live process (`native`); or a kind added through the entry-point group "
+    "`cryo.backends`."
+)
+
+
+def _registry() -> Any:
+    from treesearch.backends import registry
+
+    return registry
+
+
+def _key_of(setting: Any, kinds: tuple[str, ...] = ()) -> Key:
+    return Key("backend", setting.name, setting.kind, _NOTHING if setting.default is None else setting.default,
+               setting.doc, choices=tuple(setting.choices), minimum=setting.minimum, maximum=setting.maximum,
+               kinds=kinds)
+
+
+def backend_keys(selected: str | None = None) -> tuple[Key, ...]:
+    """The [backend] keys: `kind`, the registry's `COMMON_SETTINGS`, then every known kind's own settings.
+
+    A setting name that several kinds declare is listed once; its schema is that of `selected` when `selected`
+    declares it, else that of the first kind (in `backend_names()` order) that does, and `kinds` names them
+    all."""
+    reg = _registry()
+    from treesearch.errors import BackendError
+
+    try:
+        names = reg.backend_names()
+        kinds = {name: reg.backend_kind(name) for name in names}
+    except BackendError as e:  # e.g. a package's cryo.backends entry point that does not load
+        raise ConfigError(f"the backend registry cannot list the backend kinds: {e}") from e
+    keys = [Key("backend", "kind", "str", "criu", BACKEND_KIND_DOC, choices=names)]
+    keys += [_key_of(s) for s in reg.COMMON_SETTINGS]
+    common = {s.name for s in reg.COMMON_SETTINGS} | {"kind"}
+    own: dict[str, list[tuple[str, Any]]] = {}
+    for name in names:
+        for setting in kinds[name].settings:
+            if setting.name in common:
+                raise ConfigError(f"backend kind {name!r} declares the setting {setting.name!r}, which is a "
+                                  "common [backend] key; rename it in that kind")
+            own.setdefault(setting.name, []).append((name, setting))
+    for key, declared in own.items():
+        chosen = next((st for kind, st in declared if kind == selected), declared[0][1])
+        keys.append(_key_of(chosen, tuple(kind for kind, _ in declared)))
+    return tuple(keys)
+
+
+def schema(selected: str | None = None) -> tuple[Key, ...]:
+    """Every key of a config: `SCHEMA` and the registry's [backend] keys (see `backend_keys`)."""
+    static = {sec: [k for k in SCHEMA if k.section == sec] for sec in SECTIONS}
+    static["backend"] = list(backend_keys(selected))
+    return tuple(k for sec in SECTIONS for k in static[sec])
+
+
+def _by_section(keys: Sequence[Key]) -> dict[str, dict[str, Key]]:
+    return {s: {k.name: k for k in keys if k.section == s} for s in SECTIONS}
 
 
 @dataclass(frozen=True)
@@ -206,13 +248,40 @@ class EnvConfig:
 
 @dataclass(frozen=True)
 class BackendConfig:
+    """`[backend]`: the kind, the keys common to every kind, and `options`, every kind-specific key given (of any
+    kind, validated, in file order); `settings()` is what the selected kind's `make` reads."""
+
     kind: str
     workers: int
     image_dir: Path | None
     image_budget: int
-    freeze: str
-    clones: str
-    keep_warm: int
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str) -> Any:
+        """The value of the selected kind's setting `name`: as given, else its default."""
+        given = dict(self.options)
+        if name in given:
+            return given[name]
+        for setting in _registry().backend_kind(self.kind).settings:
+            if setting.name == name:
+                return setting.default
+        raise ConfigError(f"backend kind {self.kind!r} has no setting {name!r}")
+
+    def own(self) -> dict[str, Any]:
+        """The selected kind's own settings: the values given, else their defaults."""
+        given = dict(self.options)
+        return {s.name: given.get(s.name, s.default) for s in _registry().backend_kind(self.kind).settings}
+
+    def ignored(self) -> list[str]:
+        """Keys given for other kinds, which this kind ignores."""
+        own = {s.name for s in _registry().backend_kind(self.kind).settings}
+        return [name for name, _ in self.options if name not in own]
+
+    def settings(self) -> dict[str, Any]:
+        """The [backend] keys the selected kind reads (common ones and its own), for `BackendKind.make`,
+        `run_context` and `preflight` (the runner adds `argv` and `tactic_timeout`)."""
+        return {"workers": self.workers, "image_dir": str(self.image_dir) if self.image_dir else "",
+                "image_budget": self.image_budget, **self.own()}
 
 
 @dataclass(frozen=True)
@@ -273,18 +342,30 @@ class ExperimentConfig:
     overrides: tuple[tuple[str, Any], ...] = field(default=())
 
     def with_backend(self, kind: str) -> "ExperimentConfig":
-        """The same experiment on another backend."""
-        if kind not in BACKENDS:
-            raise ConfigError(f"unknown backend {kind!r}; allowed: {', '.join(BACKENDS)}")
+        """The same experiment on another backend (kind-specific keys given for any kind go along)."""
+        names = _registry().backend_names()
+        if kind not in names:
+            raise ConfigError(f"unknown backend {kind!r}; allowed: {', '.join(names)}")
         return replace(self, backend=replace(self.backend, kind=kind))
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        """The effective values, section -> key -> TOML-compatible value (None for an absent optional)."""
+        """The effective values, section -> key -> TOML-compatible value (None for an absent optional); [backend]
+        holds the selected kind's keys (and `ignored`: keys given for other kinds)."""
         out: dict[str, dict[str, Any]] = {}
         for section in SECTIONS:
             obj = getattr(self, section)
             row: dict[str, Any] = {}
-            for k in _BY_SECTION[section].values():
+            if section == "backend":
+                row = {"kind": self.backend.kind, "workers": self.backend.workers,
+                       "image_dir": str(self.backend.image_dir) if self.backend.image_dir else "",
+                       "image_budget": self.backend.image_budget, **self.backend.own()}
+                if self.backend.ignored():
+                    row["ignored"] = self.backend.ignored()
+                out[section] = row
+                continue
+            for k in SCHEMA:
+                if k.section != section:
+                    continue
                 v = getattr(obj, k.name)
                 if isinstance(v, Path):
                     v = str(v)
@@ -381,9 +462,11 @@ def parse_config(
         if isinstance(table, dict):
             table[name] = value
 
+    selected = data.get("backend", {}).get("kind") if isinstance(data.get("backend"), dict) else None
+    by_section = _by_section(schema(selected if isinstance(selected, str) else None))
     values: dict[str, dict[str, Any]] = {}
     for section, table in data.items():
-        if section not in _BY_SECTION:
+        if section not in by_section:
             raise ConfigError(
                 f"{src}: unknown section [{section}]; allowed sections: "
                 + ", ".join(f"[{s}]" for s in SECTIONS)
@@ -391,16 +474,17 @@ def parse_config(
         if not isinstance(table, dict):
             raise ConfigError(f"{src}: `{section}` must be a table written [{section}], got {type(table).__name__}")
         for name, value in table.items():
-            key = _BY_SECTION[section].get(name)
+            key = by_section[section].get(name)
             if key is None:
                 raise ConfigError(
                     f"{src}: unknown key `{name}` in [{section}]; allowed keys: "
-                    + ", ".join(_BY_SECTION[section])
+                    + ", ".join(k.name + (f" ({'/'.join(k.kinds)})" if k.kinds else "")
+                                for k in by_section[section].values())
                 )
             values.setdefault(section, {})[name] = _check_value(key, value, _where(src, section, name))
 
     def get(section: str, name: str) -> Any:
-        key = _BY_SECTION[section][name]
+        key = by_section[section][name]
         if name in values.get(section, {}):
             return values[section][name]
         if key.default is _NOTHING:
@@ -409,11 +493,12 @@ def parse_config(
 
     base = Path(base_dir) if base_dir is not None else (Path(src).resolve().parent if src != "<config>" else Path.cwd())
 
+    kinds = by_section["backend"]["kind"].choices
     for b in get("compare", "backends"):
-        if b not in BACKENDS:
-            raise ConfigError(f"{src}: [compare] backends contains {b!r}; allowed: {', '.join(BACKENDS)}")
+        if b not in kinds:
+            raise ConfigError(f"{src}: [compare] backends contains {b!r}; allowed: {', '.join(kinds)}")
     if not get("compare", "backends"):
-        raise ConfigError(f"{src}: [compare] backends is empty; name at least one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"{src}: [compare] backends is empty; name at least one of {', '.join(kinds)}")
     for minilean_only in ("library_size", "library_storage"):
         if get("env", "repl") == "lake" and get("env", minilean_only) is not None:
             raise ConfigError(
@@ -450,12 +535,11 @@ def parse_config(
             workers=get("backend", "workers"),
             image_dir=Path(image_dir_s).expanduser() if image_dir_s else None,
             image_budget=get("backend", "image_budget"),
-            freeze=get("backend", "freeze"),
-            clones=get("backend", "clones"),
-            keep_warm=get("backend", "keep_warm"),
+            options=tuple((name, value) for name, value in values.get("backend", {}).items()
+                          if name not in _COMMON_BACKEND_KEYS),
         ),
-        search=SearchConfig(**{k: get("search", k) for k in _BY_SECTION["search"]}),
-        policy=PolicyConfig(**{k: get("policy", k) for k in _BY_SECTION["policy"]}),
+        search=SearchConfig(**{k: get("search", k) for k in by_section["search"]}),
+        policy=PolicyConfig(**{k: get("policy", k) for k in by_section["policy"]}),
         suite=SuiteConfig(
             paths=get("suite", "paths"),
             names=get("suite", "names"),
@@ -485,6 +569,27 @@ def load_config(path: str | Path, *, overrides: Sequence[str] | Mapping[str, Any
     return parse_config(text, source=p, base_dir=p.resolve().parent, overrides=overrides)
 
 
+_COMMON_BACKEND_KEYS = ("kind", "workers", "image_dir", "image_budget")
+
+
+def repl_argv(config: ExperimentConfig) -> list[str]:
+    """The repl argv of the experiment: `[env] command`, else MiniLean or `lake env repl`."""
+    env = config.env
+    from lean_env.repl_cmd import lake_repl_argv, minilean_argv
+
+    if not env.command and env.repl == "lake":
+        return list(lake_repl_argv(project=env.cwd))  # `lake -d PROJECT env repl` runs from any directory
+    if env.command:
+        argv = list(env.command)
+    else:
+        argv = list(minilean_argv(library_size=env.library_size, imports=tuple(env.imports),
+                                  library_storage=env.library_storage))
+    if env.cwd is not None:
+        # The backends start processes in the current directory; coreutils `env --chdir` moves the repl.
+        argv = ["env", f"--chdir={env.cwd}", *argv]
+    return argv
+
+
 def _bundled_configs() -> str:
     d = Path(__file__).resolve().parent / "configs"
     return ", ".join(str(p) for p in sorted(d.glob("*.toml"))) or "(none)"
@@ -502,15 +607,24 @@ def _fmt_default(key: Key) -> str:
     return f"`{key.default}`"
 
 
+def _doc(key: Key) -> str:
+    """A key's meaning; a key only some backend kinds read says which, unless its text does already."""
+    if not key.kinds:
+        return key.doc
+    prefix = f"{' / '.join(key.kinds)} only"
+    return key.doc if key.doc.startswith(prefix) else f"{prefix}: {key.doc}"
+
+
 def reference_markdown() -> str:
-    """The config reference as Markdown tables, one per section (generated from `SCHEMA`)."""
+    """The config reference as Markdown tables, one per section (generated from `schema()`)."""
     out: list[str] = []
+    by_section = _by_section(schema())
     for section in SECTIONS:
         out.append(f"### [{section}]\n")
         out.append("| key | type | default | allowed | meaning |")
         out.append("|---|---|---|---|---|")
-        for k in _BY_SECTION[section].values():
-            doc = k.doc.replace("|", "\\|")
+        for k in by_section[section].values():
+            doc = _doc(k).replace("|", "\\|")
             allowed = k.allowed().replace("|", "\\|")
             out.append(f"| `{k.name}` | {k.kind} | {_fmt_default(k)} | {allowed} | {doc} |")
         out.append("")

@@ -9,18 +9,24 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from treesearch.backends.base import COUNTER_KEYS
+
 __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "RECHECKS",
     "TIME_KEYS",
+    "COUNTER_KEYS",
     "ResultRow",
     "ResultsError",
     "ResultsWriter",
     "read_results",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Schema 1 rows (before `counters` and `peak_processes`) are still read: `counters` {} and `peak_processes`
+# None there mean "not recorded".
+READABLE_SCHEMAS = (1, 2)
 
 # Why the search of one theorem ended.
 STATUSES = ("proved", "exhausted", "expansions", "wall", "memory", "interrupted", "open-failed", "error")
@@ -29,6 +35,8 @@ STATUSES = ("proved", "exhausted", "expansions", "wall", "memory", "interrupted"
 RECHECKS = ("passed", "failed", "skipped", "none", "error")
 # Seconds per kind of work (summed over processes): the backend's split plus the policy's own time.
 TIME_KEYS = ("thaw", "freeze", "tactic", "pickle", "import", "policy")
+# COUNTER_KEYS (treesearch.backends.base): faults, warm_hits, evicted_rebuilds, root_rebuilds -- what the
+# backend counted during the search.
 
 
 class ResultsError(ValueError):
@@ -43,7 +51,9 @@ class ResultRow:
     wall time until the proof was found (None if none).  `time` splits busy time by kind (summed over
     processes, so it may exceed `wall_s` with several workers).  `peak_memory_bytes` is the largest summed
     RSS of the repl processes sampled during the search; `image_bytes` the largest bytes of stored images /
-    pickles.  `expansion_latencies_s` holds the wall time of every expansion, in order.
+    pickles.  `expansion_latencies_s` holds the wall time of every expansion, in order.  `counters` are the
+    backend's counters (`COUNTER_KEYS`: faults, warm hits, evicted-state rebuilds, root rebuilds) and
+    `peak_processes` the most repl processes it held at once (schema 1 rows: `{}` and None, not recorded).
     """
 
     run: str
@@ -69,6 +79,8 @@ class ResultRow:
     expansion_latencies_s: list[float]
     errors: list[str]
     tree: str | None
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_KEYS, 0))
+    peak_processes: int | None = 0
     schema: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -82,14 +94,20 @@ class ResultRow:
         if not isinstance(data, dict):
             raise ResultsError(f"{where}: a results row is a JSON object, got {type(data).__name__}")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n not in ("schema", "extra")]
+        schema = data.get("schema", SCHEMA_VERSION)
+        if schema not in READABLE_SCHEMAS:
+            raise ResultsError(f"{where}: schema {schema!r}; this reader knows schemas "
+                               f"{', '.join(map(str, READABLE_SCHEMAS))}")
+        later = ("counters", "peak_processes")  # fields schema 1 did not have
+        optional = ("schema", "extra", *(later if schema == 1 else ()))
+        missing = [n for n in names if n not in data and n not in optional]
         if missing:
             raise ResultsError(f"{where}: missing fields {missing}")
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise ResultsError(f"{where}: unknown fields {unknown}; this reader knows schema {SCHEMA_VERSION}")
-        if data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-            raise ResultsError(f"{where}: schema {data.get('schema')!r}, this reader knows {SCHEMA_VERSION}")
+        if schema == 1:
+            data = {**data, "counters": data.get("counters", {}), "peak_processes": data.get("peak_processes")}
 
         def need(name: str, ok: bool, what: str) -> None:
             if not ok:
@@ -123,6 +141,14 @@ class ResultRow:
         need("errors", isinstance(data["errors"], list) and all(isinstance(e, str) for e in data["errors"]),
              "an array of strings")
         need("tree", data["tree"] is None or isinstance(data["tree"], str), "null or a relative path")
+        def is_count(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+        counters, peak = data["counters"], data["peak_processes"]
+        need("counters", isinstance(counters, dict) and all(is_count(v) for v in counters.values())
+             and (set(counters) == set(COUNTER_KEYS) or (schema == 1 and not counters)),
+             f"an object with exactly the keys {COUNTER_KEYS}, each an int >= 0")
+        need("peak_processes", is_count(peak) or (schema == 1 and peak is None), "an int >= 0")
         need("extra", isinstance(data.get("extra", {}), dict), "an object")
         return cls(**data)
 

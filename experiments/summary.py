@@ -6,9 +6,10 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from experiments.results import TIME_KEYS, ResultRow
+from experiments.results import COUNTER_KEYS, TIME_KEYS, ResultRow
 
-__all__ = ["BackendSummary", "summarize", "summarize_by_backend", "table_markdown", "fmt_bytes", "fmt_seconds"]
+__all__ = ["BackendSummary", "summarize", "summarize_by_backend", "table_markdown", "counters_markdown",
+           "fmt_bytes", "fmt_seconds"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,9 @@ class BackendSummary:
     `proved` counts rows (theorem x repeat) whose search found a proof; `rechecked` those whose proof passed
     the fresh-repl re-check.  `median_time_to_proof_s` is over proved rows (None when none).
     `expansions_per_s` is total expansions over total search wall time.  `time` sums each kind of work;
-    `peak_memory_bytes` and `image_bytes` are the largest seen in any row.
+    `peak_memory_bytes` and `image_bytes` are the largest seen in any row.  `counters` sums the backend's
+    counters over the rows (`COUNTER_KEYS`); `peak_processes` is the most repl processes held at once in any
+    row (None when no row recorded it).
     """
 
     backend: str
@@ -35,6 +38,8 @@ class BackendSummary:
     image_bytes: int
     errors: int
     interrupted: int
+    counters: dict[str, int]
+    peak_processes: int | None
 
 
 def summarize(backend: str, rows: Sequence[ResultRow]) -> BackendSummary:
@@ -56,6 +61,8 @@ def summarize(backend: str, rows: Sequence[ResultRow]) -> BackendSummary:
         image_bytes=max((r.image_bytes for r in rows), default=0),
         errors=sum(1 for r in rows if r.errors),
         interrupted=sum(1 for r in rows if r.status == "interrupted"),
+        counters={k: sum(r.counters.get(k, 0) for r in rows) for k in COUNTER_KEYS},
+        peak_processes=max((r.peak_processes for r in rows if r.peak_processes is not None), default=None),
     )
 
 
@@ -112,6 +119,21 @@ def table_rows(summaries: Sequence[BackendSummary]) -> list[list[str]]:
         ]
         for s in summaries
     ]
+
+
+COUNTER_HEADERS = ("backend", *(k.replace("_", " ") for k in COUNTER_KEYS), "peak processes")
+
+
+def counters_markdown(summaries: Sequence[BackendSummary]) -> str:
+    """The backends' counters, summed over their rows: processes that failed (`faults`), expansions served by a
+    live process already holding the state (`warm hits`), states rebuilt by replay after their image, pickle or
+    process was gone, roots stated again; and the most repl processes held at once."""
+    out = ["| " + " | ".join(COUNTER_HEADERS) + " |", "|" + "---|" * len(COUNTER_HEADERS)]
+    for s in summaries:
+        cells = [s.backend, *(str(s.counters.get(k, 0)) for k in COUNTER_KEYS),
+                 "-" if s.peak_processes is None else str(s.peak_processes)]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def table_markdown(summaries: Sequence[BackendSummary]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 
-from treesearch.backends import BACKENDS
+from treesearch.backends import backend_names
 from treesearch.budget import SearchBudget
 from treesearch.errors import TreeSearchError
 from treesearch.search import search
@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m treesearch", description=__doc__.splitlines()[0])
     ap.add_argument("theorem", help="Lean text `theorem name binders : statement := by sorry` (leading "
                     "`import` lines allowed), or @FILE to read it from a file")
-    ap.add_argument("--backend", choices=BACKENDS, default="criu")
+    ap.add_argument("--backend", choices=backend_names(), default="criu",
+                    help="backend kind (the builtins, and any kind a package adds through the entry-point group "
+                         "cryo.backends)")
     ap.add_argument("--tactics", nargs="+", metavar="TACTIC",
                     help="try exactly these tactics at every node (the `fixed` proposer)")
     ap.add_argument("--proposer", default="propositional", help="policies proposer name (ignored with --tactics)")

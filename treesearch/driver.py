@@ -5,6 +5,11 @@ count raised until its expansion ends (added on the way down, removed in ``final
 success, error, fault, cancellation); the selector counts each in-flight visit as a loss, and a leaf
 being expanded is never offered again. With ``max_in_flight=1`` and a fixed ``seed`` a run is
 deterministic: the order of selections, proposals and node ids depends only on the seed.
+
+The driver measures what the search itself spends besides the backend: the seconds inside the policies
+(proposer, selector and a given value estimate: ``timings["policy"]``), the wall seconds of every backend
+``expand`` call (``SearchResult.expansion_latencies``) and when the root was proved (``time_to_proof``).
+A ``stop`` signal (e.g. an ``anyio.Event``) ends the search as ``interrupted`` with its partial result.
 """
 
 from __future__ import annotations
@@ -33,11 +38,22 @@ from treesearch.theorem import Theorem
 from treesearch.tree import NO_HANDLE, ROOT, ProofTree, Status
 
 SAVE_FORMAT = "cryo-search/1"
+STOP_ERROR = "error"  # a failure of the backend's processes ended the search (``search(..., failures=...)``)
+POLICY = "policy"  # the timings key of the seconds spent in the proposer, the selector and the value estimate
 
 
 @dataclass
 class SearchResult:
-    """Everything one search produced. ``timings`` is the backend's split (seconds per kind of work)."""
+    """Everything one search produced.
+
+    ``timings``: seconds per kind of work -- the backend's split (``thaw``, ``freeze``, ``tactic``, ``pickle``,
+    ``import``) plus ``policy``, the seconds inside the proposer, the selector and a given value estimate --
+    and ``counts`` (calls per key). ``expansion_latencies``: wall seconds of every backend ``expand`` call, in
+    order of completion (a retried or rebuilt expansion makes more than one). ``time_to_proof``: seconds from
+    the start until the expansion that proved the root ended (``wall`` when the root was proved at open;
+    ``None`` when not proved). ``close_seconds``: seconds ``search`` spent closing a backend it owned (0 when
+    the caller closes it). ``recheck_status``: ``passed``, ``failed``, ``skipped`` (not asked for, or
+    interrupted; ``recheck_note`` says which), ``none`` (no proof) or ``error`` (the re-check repl failed)."""
 
     theorem: Theorem
     backend: str
@@ -59,6 +75,12 @@ class SearchResult:
     peak_in_flight: int = 0
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_KEYS, 0))
     peak_processes: int = 0
+    expansion_latencies: list[float] = field(default_factory=list)
+    time_to_proof: float | None = None
+    close_seconds: float = 0.0
+    backend_settings: dict[str, Any] = field(default_factory=dict)
+    recheck_status: str = "none"
+    recheck_note: str = ""
 
     @property
     def verified(self) -> bool:
@@ -74,7 +96,11 @@ class SearchResult:
             "peak_memory": self.peak_memory, "image_bytes": self.image_bytes,
             "peak_image_bytes": self.peak_image_bytes, "errors": self.errors, "stopped_by": self.stopped_by,
             "seed": self.seed, "max_in_flight": self.max_in_flight, "peak_in_flight": self.peak_in_flight,
-            "counters": self.counters, "peak_processes": self.peak_processes, "tree_counts": self.tree.counts(),
+            "counters": self.counters, "peak_processes": self.peak_processes,
+            "expansion_latencies": self.expansion_latencies, "time_to_proof": self.time_to_proof,
+            "close_seconds": self.close_seconds, "backend_settings": self.backend_settings,
+            "recheck_status": self.recheck_status, "recheck_note": self.recheck_note,
+            "tree_counts": self.tree.counts(),
         }
 
 
@@ -106,6 +132,40 @@ def _value_fn(spec: Any) -> Callable[[Sequence[Outcome]], float]:
     return leaf_value
 
 
+class _Clocked:
+    """A selector whose ``select`` calls add their seconds to the driver's policy clock; every other attribute
+    (``scope`` ...) is the selector's own."""
+
+    def __init__(self, inner: Any, clock: "_PolicyClock") -> None:
+        self._inner = inner
+        self._clock = clock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def select(self, *args: Any, **kw: Any) -> Any:
+        with self._clock:
+            return self._inner.select(*args, **kw)
+
+
+class _PolicyClock:
+    """Seconds and calls spent inside the policies (``with clock: policy call``); calls are synchronous, so
+    they never overlap."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self._t0 = 0.0
+
+    def __enter__(self) -> "_PolicyClock":
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._t0
+        self.calls += 1
+
+
 def _load(kind: str, spec: Any) -> Any:
     if not isinstance(spec, str):
         return spec
@@ -133,6 +193,7 @@ class SearchDriver:
         save_path: str | os.PathLike | None = None,
         handle_sigint: bool = True,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        stop: Any = None,
     ) -> None:
         self.theorem = theorem
         self.backend = backend
@@ -146,10 +207,17 @@ class SearchDriver:
         self.rng = np.random.default_rng(seed)
         self.k = int(tactics_per_expansion)
         self.value_fn = _value_fn(value_fn)
+        self._value_is_policy = value_fn is not None  # the default value is the driver's, not a policy
+        self.policy_clock = _PolicyClock()
+        self._selector = _Clocked(self.selector, self.policy_clock)
         self.retry_faults = int(retry_faults)
         self.save_path = Path(save_path) if save_path is not None else None
         self.handle_sigint = handle_sigint
         self.on_event = on_event
+        if stop is not None and not (callable(getattr(stop, "is_set", None)) and callable(getattr(stop, "wait", None))):
+            raise TreeSearchError(f"stop must have is_set() and an async wait() (e.g. an anyio.Event), got "
+                                  f"{type(stop).__name__}")
+        self.stop = stop
         self.tree: ProofTree | None = None
         self.expansions = 0
         self.errors: list[dict[str, Any]] = []
@@ -163,6 +231,9 @@ class SearchDriver:
         self.timings_before = Timings()  # the backend timings of earlier runs of a resumed search
         self.wall_before = 0.0  # wall seconds spent by earlier runs of a resumed search
         self.expansions_before = 0
+        self.policy_before = (0.0, 0)  # policy seconds and calls of earlier runs of a resumed search
+        self.expansion_latencies: list[float] = []
+        self.proved_at: float | None = None  # seconds from the start to the end of the expansion that proved the root
         self._t0 = time.monotonic()
         self._changed = anyio.Event()
         self._rebuild_failures: dict[int, int] = {}
@@ -228,11 +299,13 @@ class SearchDriver:
                 node["handle"] = NO_HANDLE
 
     # ------------------------------------------------------------------ one expansion
-    async def _expand_once(self, leaf: int, tactics: list[str]) -> list[Outcome]:
+    async def _expand_once(self, leaf: int, tactics: list[str], latencies: list[float]) -> list[Outcome]:
         """``backend.expand`` on the leaf's state; a state lost on the way (evicted image, dead worker) is
-        rebuilt by replay once."""
+        rebuilt by replay once. The wall seconds of each ``expand`` call go to ``latencies`` and to
+        ``self.expansion_latencies``."""
         for attempt in (1, 2):
             handle = await self._ensure_state(leaf)
+            t0 = time.perf_counter()
             try:
                 return list(await self.backend.expand(handle, tactics, timeout=self.budget.tactic_timeout))
             except StateLost as e:
@@ -240,15 +313,22 @@ class SearchDriver:
                 self.tree.node(leaf)["handle"] = NO_HANDLE
                 if attempt == 2:
                     raise
+            finally:
+                seconds = time.perf_counter() - t0
+                latencies.append(seconds)
+                self.expansion_latencies.append(seconds)
         return []  # not reached: the second attempt returns or raises
 
     async def _expand(self, path: list[int]) -> None:
         tree = self.tree
         leaf = path[-1]
         done = False
+        started = time.perf_counter()
+        latencies: list[float] = []
         try:
             node = tree.node(leaf)
-            proposals = list(self.proposer.propose(list(node["goals"]), rng=self.rng))
+            with self.policy_clock:
+                proposals = list(self.proposer.propose(list(node["goals"]), rng=self.rng))
             tactics: list[str] = []
             priors: dict[str, float] = {}
             for p in proposals:
@@ -259,7 +339,7 @@ class SearchDriver:
                     break
             outcomes: list[Outcome] = []
             if tactics:
-                outcomes = await self._expand_once(leaf, tactics)
+                outcomes = await self._expand_once(leaf, tactics, latencies)
                 if len(outcomes) != len(tactics):
                     raise BackendError(f"backend {self.backend.name} returned {len(outcomes)} outcomes "
                                        f"for {len(tactics)} tactics")
@@ -280,7 +360,7 @@ class SearchDriver:
                         old = tree.node(leaf)["handle"]
                         tree.node(leaf)["handle"] = NO_HANDLE
                         await self.backend.release(old)
-                    again = await self._expand_once(leaf, [tactics[i] for i in redo])
+                    again = await self._expand_once(leaf, [tactics[i] for i in redo], latencies)
                     for i, o in zip(redo, again):
                         outcomes[i] = o
                 for i, o in enumerate(outcomes):
@@ -298,10 +378,18 @@ class SearchDriver:
                         await self.backend.release(o.handle)
             tree.end_expansion(leaf)
             done = True
-            tree.backup(path, self.value_fn(outcomes))
+            if self._value_is_policy:
+                with self.policy_clock:
+                    value = self.value_fn(outcomes)
+            else:
+                value = self.value_fn(outcomes)
+            tree.backup(path, value)
             await self._release_settled()
+            if self.proved_at is None and tree.proved:
+                self.proved_at = self.wall_before + (time.monotonic() - self._t0)
             self._event("expanded", node=leaf, tactics=len(tactics),
-                        ok=sum(o.ok for o in outcomes), status=tree.node(leaf)["status"].value)
+                        ok=sum(o.ok for o in outcomes), status=tree.node(leaf)["status"].value,
+                        seconds=time.perf_counter() - started, expand_seconds=sum(latencies))
         except PolicyError as e:  # the proposer cannot handle this state: nothing to try here
             self._error("policy", leaf, f"{type(e).__name__}: {e}")
             tree.mark_failed(leaf, f"proposer failed: {e}")
@@ -344,6 +432,12 @@ class SearchDriver:
                 scope.cancel()
                 return
 
+    async def _stop_watch(self, scope: anyio.CancelScope) -> None:
+        await self.stop.wait()
+        self.stopped_by = STOP_INTERRUPTED
+        self._error("interrupted", None, "stop requested: ending every expansion")
+        scope.cancel()
+
     async def _loop(self, tg: anyio.abc.TaskGroup) -> None:
         tree = self.tree
         while True:
@@ -354,7 +448,7 @@ class SearchDriver:
             if self.in_flight >= self.max_in_flight:
                 await self._changed.wait()
                 continue
-            path = tree.select(self.selector)
+            path = tree.select(self._selector)
             if path is None:
                 if self.in_flight == 0:
                     self.stopped_by = STOP_PROVED if tree.proved else STOP_EXHAUSTED
@@ -404,6 +498,8 @@ class SearchDriver:
             async with anyio.create_task_group() as tg:
                 if self.handle_sigint and threading.current_thread() is threading.main_thread():
                     tg.start_soon(self._sigint_watch, tg.cancel_scope)
+                if self.stop is not None:
+                    tg.start_soon(self._stop_watch, tg.cancel_scope)
                 tg.start_soon(self._monitor)
                 with anyio.move_on_after(self.budget.wall_seconds) as wall_scope:
                     if not await self._open():
@@ -428,24 +524,35 @@ class SearchDriver:
         return self.result()
 
     def result(self, recheck: Any = None) -> SearchResult:
+        """What the search has produced so far (also after a failure or an interruption)."""
         tree = self.tree
-        proof = tree.proof_tactics() if tree is not None and tree.proved else None
+        proved = bool(tree is not None and tree.proved)
+        proof = tree.proof_tactics() if proved else None
+        wall = self.wall_before + (time.monotonic() - self._t0)
         return SearchResult(
-            theorem=self.theorem, backend=self.backend.name, proved=bool(tree is not None and tree.proved),
+            theorem=self.theorem, backend=self.backend.name, proved=proved,
             proof=proof, recheck=recheck, expansions=self.expansions_before + self.expansions,
-            nodes=len(tree) if tree is not None else 0,
-            wall=self.wall_before + (time.monotonic() - self._t0),
-            timings=self._timings().as_dict(), peak_memory=self.peak_memory,
+            nodes=len(tree) if tree is not None else 0, wall=wall,
+            timings=self._timings_dict(), peak_memory=self.peak_memory,
             image_bytes=self.usage.image_bytes, peak_image_bytes=self.peak_image_bytes,
             errors=list(self.errors), stopped_by=self.stopped_by or STOP_INTERRUPTED,
             tree=tree if tree is not None else ProofTree([], canonical_fn=tuple),
             seed=self.seed, max_in_flight=self.max_in_flight, peak_in_flight=self.peak_in_flight,
             counters=dict(self.usage.counters), peak_processes=self.peak_processes,
+            expansion_latencies=list(self.expansion_latencies),
+            time_to_proof=(self.proved_at if self.proved_at is not None else wall) if proved else None,
         )
 
     def _timings(self) -> Timings:
         """The backend's timings at the last sample, plus those of earlier runs of a resumed search."""
         return self.timings_before.merged(Timings.from_dict(self.usage.timings))
+
+    def _timings_dict(self) -> dict[str, Any]:
+        """The backend's timings (``_timings``) plus the seconds and calls spent in the policies."""
+        d = self._timings().as_dict()
+        d[POLICY] = self.policy_before[0] + self.policy_clock.seconds
+        d["counts"][POLICY] = self.policy_before[1] + self.policy_clock.calls
+        return d
 
     # ------------------------------------------------------------------ save / resume
     def save(self, path: str | os.PathLike) -> Path:
@@ -461,7 +568,7 @@ class SearchDriver:
             "seed": self.seed,
             "stopped_by": self.stopped_by,
             "errors": self.errors,
-            "timings": self._timings().as_dict(),
+            "timings": self._timings_dict(),
             "tree": self.tree.to_dict(handle_fn=self.backend.handle_to_json),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -489,5 +596,7 @@ class SearchDriver:
         self.expansions_before = int(spent["expansions"])
         self.wall_before = float(spent["wall"])
         self.errors = list(data.get("errors", []))
-        self.timings_before = Timings.from_dict(data.get("timings", {}))
+        timings = data.get("timings", {})
+        self.timings_before = Timings.from_dict(timings)
+        self.policy_before = (float(timings.get(POLICY, 0.0)), int(timings.get("counts", {}).get(POLICY, 0)))
         self.tree = ProofTree.from_dict(data["tree"], handle_fn=self.backend.handle_from_json)

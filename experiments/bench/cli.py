@@ -102,12 +102,12 @@ def _snapshot(args: argparse.Namespace, out: Path) -> int:
 
 
 def _search(args: argparse.Namespace, out: Path) -> int:
-    from experiments.bench.throughput import BACKENDS, DEFAULT_THEOREMS, QUICK_THEOREMS, run_search_storages
+    from experiments.bench.throughput import DEFAULT_THEOREMS, QUICK_THEOREMS, run_search_storages, search_backends
 
     quick = bool(getattr(args, "quick", False))
     s = _settings(args, "search")
     theorems = _split(getattr(args, "theorems", None)) or list(QUICK_THEOREMS if quick else DEFAULT_THEOREMS)
-    backends = _split(getattr(args, "backends", None)) or list(BACKENDS)
+    backends = _split(getattr(args, "backends", None)) or list(search_backends())
     return _run_part("search", out, quick, lambda: run_search_storages(
         out, s["storages"], library_size=s["library_size"], theorems=theorems, backends=backends,
         max_expansions=s["max_expansions"], time_limit=s["time_limit"],
@@ -221,7 +221,8 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library-storage", dest="search_storages", type=_storages, metavar="heap,mmap",
                    help="MiniLean library storages, one comparison each (default heap,mmap)")
     p.add_argument("--theorems", metavar="A,B", help="bundled theorem names (default: 8 of the suite)")
-    p.add_argument("--backends", metavar="A,B", help="backends (default criu,pickle,pickle-warm,native)")
+    p.add_argument("--backends", metavar="A,B",
+                   help="backends (default: every known kind, criu,pickle,pickle-warm,native and any added one)")
     p.add_argument("--max-expansions", dest="search_max_expansions", type=int, help="per theorem (default 24)")
     p.add_argument("--time-limit", dest="search_time_limit", type=float, help="seconds per theorem (default 90)")
     p.add_argument("--criu-freeze", choices=("eager", "lazy"), help="criu backend freeze mode (default lazy)")

@@ -20,7 +20,7 @@ __all__ = [
 
 DEFAULT_OUTPUT = Path("bench-results")
 
-# The seed article's figures (real Lean, `import Mathlib`; /work/shared/seed): seconds, MB, KB.
+# The seed article's figures (real Lean, `import Mathlib`, as the seed article measured them): seconds, MB, KB.
 SEED = {
     "import_s": 3.155,
     "pickle_to_s": 0.001,

@@ -147,6 +147,15 @@ def run_profile(out: Path, *, library_size: int | None = None, theorem: str = TH
     return result
 
 
+_REPO = str(Path(__file__).resolve().parents[2]) + "/"
+
+
+def _relative(line: str) -> str:
+    """A profile line with this checkout's absolute path cut to a path relative to the repository, so a report
+    names no machine path."""
+    return line.replace(_REPO, "")
+
+
 def profile_markdown(res: dict[str, Any]) -> str:
     lib = res["library_size"] if res["library_size"] is not None else "default (3000)"
     timings = ", ".join(f"{k} {v:.3f} s" for k, v in res["backend_timings_s"].items())
@@ -172,6 +181,6 @@ def profile_markdown(res: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {k} | {v:.3f} | {100 * v / res['expand_s']:.0f}% |" for k, v in res["phases_s"].items()]
-    tree = [line for line in res["text"].splitlines() if line.strip()][:45]
+    tree = [_relative(line) for line in res["text"].splitlines() if line.strip()][:45]
     lines += ["", "The profile (top of the call tree; full: profile.txt, profile.html):", "", "```", *tree, "```"]
     return "\n".join(lines)

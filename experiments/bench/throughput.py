@@ -1,7 +1,8 @@
 """`cryo bench search`: search throughput on the bundled suite at equal budgets, one run per backend.
 
-Runs `experiments.compare.compare_backends` (the same code as `cryo compare`) on one config for the backends
-criu, pickle, pickle-warm and native, with MiniLean importing a Mathlib-sized library, and derives per
+Runs `experiments.compare.compare_backends` (the same code as `cryo compare`, and so `treesearch.search`) on one
+config for every known backend kind (`treesearch.backends.backend_names()`: criu, pickle, pickle-warm, native
+and any kind an installed package adds), with MiniLean importing a Mathlib-sized library, and derives per
 backend: expansions per second, theorems proved per minute, the time split, peak memory and image bytes.
 """
 
@@ -18,10 +19,16 @@ from typing import Any, Sequence
 from experiments.bench.common import TARGETS, BenchError, by_storage, fmt_ratio, markdown_table, ratio
 from lean_env.repl_cmd import MINILEAN_LIBRARY_STORAGES
 
-__all__ = ["DEFAULT_THEOREMS", "QUICK_THEOREMS", "BACKENDS", "search_config_text", "run_search",
+__all__ = ["DEFAULT_THEOREMS", "QUICK_THEOREMS", "search_backends", "search_config_text", "run_search",
            "run_search_storages", "search_markdown", "search_targets"]
 
-BACKENDS = ("criu", "pickle", "pickle-warm", "native")
+
+def search_backends() -> tuple[str, ...]:
+    """The backends `cryo bench search` compares by default: every kind the registry knows."""
+    from treesearch.backends import backend_names
+
+    return backend_names()
+
 # Bundled theorems from one tactic to about twenty expansions deep, so that both the per-theorem cost (the
 # root's import) and the per-expansion cost (thaw vs re-import) show.
 DEFAULT_THEOREMS = ("basic_id", "basic_and_left", "basic_or_inl", "negation_double_intro", "basic_and_intro",
@@ -32,7 +39,7 @@ QUICK_THEOREMS = ("basic_id", "basic_and_intro")
 def search_config_text(*, library_size: int | None, theorems: Sequence[str], max_expansions: int,
                        time_limit: float, tactics_per_expansion: int, workers: int, criu_freeze: str,
                        image_budget: str, cwd: str | None = None, criu_keep_warm: int | None = None,
-                       library_storage: str | None = None) -> str:
+                       library_storage: str | None = None, backends: Sequence[str] | None = None) -> str:
     """The experiment config (TOML) every backend runs with."""
     import tomllib
 
@@ -51,14 +58,14 @@ def search_config_text(*, library_size: int | None, theorems: Sequence[str], max
         f"tactics_per_expansion = {int(tactics_per_expansion)}\nseed = 0\n"
         f"\n[suite]\npaths = [\"bundled:*.lean\"]\nnames = {json.dumps(list(theorems))}\n"
         "\n[run]\nname = \"bench-search\"\nrecheck = false\n"
-        f"\n[compare]\nbackends = {json.dumps(list(BACKENDS))}\n"
+        f"\n[compare]\nbackends = {json.dumps(list(backends or search_backends()))}\n"
     )
     tomllib.loads(text)  # a malformed value is caught here rather than by the run
     return text
 
 
 def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence[str] = DEFAULT_THEOREMS,
-               backends: Sequence[str] = BACKENDS, max_expansions: int = 24, time_limit: float = 90.0,
+               backends: Sequence[str] | None = None, max_expansions: int = 24, time_limit: float = 90.0,
                tactics_per_expansion: int = 4, workers: int = 2, criu_freeze: str = "lazy",
                image_budget: str = "3GiB", criu_keep_warm: int | None = None,
                library_storage: str | None = None) -> dict[str, Any]:
@@ -69,6 +76,7 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
     from experiments.compare import compare_backends
     from experiments.config import ConfigError, parse_config
 
+    backends = list(backends or search_backends())
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_dir = out / f"search-{library_storage or 'heap'}-{stamp}"
     # The repls run in a private working directory: criu serializes dumps of processes sharing a cwd
@@ -78,7 +86,8 @@ def run_search(out: Path, *, library_size: int | None = None, theorems: Sequence
         text = search_config_text(library_size=library_size, theorems=theorems, max_expansions=max_expansions,
                                   time_limit=time_limit, tactics_per_expansion=tactics_per_expansion,
                                   workers=workers, criu_freeze=criu_freeze, image_budget=image_budget, cwd=cwd,
-                                  criu_keep_warm=criu_keep_warm, library_storage=library_storage)
+                                  criu_keep_warm=criu_keep_warm, library_storage=library_storage,
+                                  backends=backends)
         try:
             config = parse_config(text, source="<cryo bench search>")
         except ConfigError as e:

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from experiments.bench.seed_table import seed_rows
-from experiments.bench.throughput import BACKENDS, QUICK_THEOREMS
+from experiments.bench.throughput import QUICK_THEOREMS, search_backends
+from treesearch.backends import backend_names
+
+BACKENDS = search_backends()
 
 PARTS = ("seed", "snapshot", "images", "search", "variants", "profile")
 SEED_MEDIANS = ("import_s", "pickle_to_s", "unpickle_env_s", "fresh_start_s", "freeze_s", "thaw_reply_cold_s",
@@ -94,7 +97,7 @@ def test_json_has_every_row(quick_run: Path) -> None:
     assert set(bench["parts"]["search"]["result"]["storages"]) == {"mmap"}
     search = bench["parts"]["search"]["result"]["storages"]["mmap"]
     assert search["settings"]["library_storage"] == "mmap"
-    assert set(search["backends"]) == set(BACKENDS)
+    assert set(search["backends"]) == set(BACKENDS) == set(backend_names())
     for name, row in search["backends"].items():
         assert set(SEARCH_KEYS) <= set(row), name
         assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1, name

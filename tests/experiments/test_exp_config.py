@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.config import SCHEMA, ConfigError, load_config, parse_config, parse_size, reference_markdown
+from experiments.config import ConfigError, load_config, parse_config, parse_size, reference_markdown, schema
 
 CONFIGS = Path(__file__).resolve().parents[2] / "experiments" / "configs"
 DOC = Path(__file__).resolve().parents[2] / "README.md"
@@ -130,19 +130,25 @@ def test_with_backend_keeps_everything_else():
 def test_reference_doc_lists_every_key():
     ref = reference_markdown()
     doc = DOC.read_text()
-    for key in SCHEMA:
+    for key in schema():
         assert f"`{key.name}`" in ref
+    for key in ("freeze", "clones", "keep_warm"):  # the criu kind's own settings, from its registry entry
+        assert f"| `{key}` |" in ref
     assert ref in doc, "README.md is out of date: paste `python -m experiments.config` output into its Config reference"
 
 
-def test_criu_clone_settings_reach_the_backend():
-    from experiments.runner import _make_backend
-    from lean_env.repl_cmd import minilean_argv
+def _made_settings(config):
+    from experiments.runner import backend_settings
+    from treesearch.backends import backend_kind
 
+    return backend_kind(config.backend.kind).make(backend_settings(config)).settings()
+
+
+def test_criu_clone_settings_reach_the_backend():
     c = parse_config('[backend]\nkind = "criu"\nclones = "per-tactic"\nkeep_warm = 3\nfreeze = "lazy"\n')
-    settings = _make_backend(c, minilean_argv()).settings()
+    settings = _made_settings(c)
     assert (settings["clones"], settings["keep_warm"], settings["freeze"]) == ("per-tactic", 3, "lazy")
-    default = _make_backend(parse_config('[backend]\nkind = "criu"\n'), minilean_argv()).settings()
+    default = _made_settings(parse_config('[backend]\nkind = "criu"\n'))
     assert (default["clones"], default["keep_warm"]) == ("per-expansion", 0)
     with pytest.raises(ConfigError, match=r"clones.*per-expansion"):
         parse_config('[backend]\nclones = "per-node"\n')
@@ -150,8 +156,43 @@ def test_criu_clone_settings_reach_the_backend():
         parse_config("[backend]\nkeep_warm = -1\n")
 
 
+def test_backend_keys_come_from_the_registry():
+    from treesearch.backends import COMMON_SETTINGS, backend_kind, backend_names
+
+    backend = [k for k in schema() if k.section == "backend"]
+    assert backend[0].name == "kind" and backend[0].choices == backend_names()
+    expected = ["kind", *(s.name for s in COMMON_SETTINGS)]
+    for name in backend_names():
+        expected += [s.name for s in backend_kind(name).settings if s.name not in expected]
+    assert [k.name for k in backend] == expected
+    criu = {s.name: s for s in backend_kind("criu").settings}
+    for k in backend[1 + len(COMMON_SETTINGS):]:
+        assert k.kinds == ("criu",) and k.choices == criu[k.name].choices and k.default == criu[k.name].default
+
+
+def test_keys_of_another_kind_are_checked_and_ignored(tmp_path):
+    """One config runs on several kinds: criu's keys do not reach a native backend, but are still validated."""
+    c = parse_config('[backend]\nkind = "native"\nfreeze = "lazy"\nkeep_warm = 2\n')
+    assert c.backend.settings() == {"workers": 2, "image_dir": "", "image_budget": 4 * 2**30}
+    assert c.backend.ignored() == ["freeze", "keep_warm"]
+    assert c.as_dict()["backend"]["ignored"] == ["freeze", "keep_warm"]
+    assert _made_settings(c)["pool_size"] == 2
+    criu = c.with_backend("criu")
+    assert (criu.backend.option("freeze"), criu.backend.option("keep_warm"), criu.backend.option("clones")) == (
+        "lazy", 2, "per-expansion")
+    assert _made_settings(criu)["freeze"] == "lazy"
+    msg = error_of(tmp_path, '[backend]\nkind = "native"\nfreeze = "sometimes"\n')
+    assert "[backend] freeze = 'sometimes'" in msg and '"lazy"' in msg
+
+
+def test_unknown_backend_key_lists_every_allowed_key(tmp_path):
+    msg = error_of(tmp_path, '[backend]\nkind = "native"\nfreez = "lazy"\n')
+    assert "unknown key `freez` in [backend]" in msg
+    assert "allowed keys: kind, workers, image_dir, image_budget, freeze (criu), clones (criu), keep_warm (criu)" in msg
+
+
 def test_library_storage_reaches_the_minilean_command_line():
-    from experiments.runner import repl_argv
+    from experiments.config import repl_argv
 
     assert repl_argv(parse_config('[env]\nlibrary_storage = "mmap"\n'))[-2:] == ["--library-storage", "mmap"]
     assert "--library-storage" not in repl_argv(parse_config("[env]\n"))

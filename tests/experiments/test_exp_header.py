@@ -7,8 +7,7 @@ from pathlib import Path
 
 from experiments.runner import run_experiment
 
-from .conftest import SMALL, make_config
-from .test_exp_run import check_run_dir
+from exp_helpers import SMALL, check_run_dir, make_config
 
 HEADER = """
 [env]

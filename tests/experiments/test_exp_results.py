@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from experiments.results import TIME_KEYS, ResultRow, ResultsError, ResultsWriter, read_results
+from experiments.results import COUNTER_KEYS, TIME_KEYS, ResultRow, ResultsError, ResultsWriter, read_results
 
 
 def row(**kw) -> ResultRow:
@@ -15,7 +15,8 @@ def row(**kw) -> ResultRow:
         proved=True, proof=["intro h", "exact h"], proof_text="theorem t ...", recheck="passed",
         recheck_message="ok", expansions=2, nodes=3, wall_s=0.5, time_to_proof_s=0.4,
         time={k: 0.1 for k in TIME_KEYS}, peak_memory_bytes=10, image_bytes=20, expansion_latencies_s=[0.1, 0.2],
-        errors=[], tree="trees/t.json",
+        errors=[], tree="trees/t.json", counters={"faults": 1, "warm_hits": 5, "evicted_rebuilds": 2,
+                                                  "root_rebuilds": 0}, peak_processes=3,
     )
     base.update(kw)
     return ResultRow(**base)
@@ -41,6 +42,11 @@ def test_round_trip(tmp_path):
         ({"time": {"thaw": 1.0}}, "time"),
         ({"expansions": -1}, "expansions"),
         ({"wall_s": "fast"}, "wall_s"),
+        ({"counters": {"faults": 1}}, "counters"),
+        ({"counters": {**dict.fromkeys(COUNTER_KEYS, 0), "faults": -1}}, "counters"),
+        ({"counters": {**dict.fromkeys(COUNTER_KEYS, 0), "colour": 1}}, "counters"),
+        ({"peak_processes": None}, "peak_processes"),
+        ({"peak_processes": 1.5}, "peak_processes"),
     ],
 )
 def test_bad_rows_are_rejected_on_read(tmp_path, change, field):
@@ -74,4 +80,30 @@ def test_missing_and_unknown_fields(tmp_path):
     p = tmp_path / "x.jsonl"
     p.write_text("{not json\n")
     with pytest.raises(ResultsError, match=r"x.jsonl:1: not JSON"):
+        read_results(p)
+
+
+def test_counters_are_the_backends_and_required(tmp_path):
+    from treesearch.backends import COUNTER_KEYS as BACKEND_COUNTERS
+
+    assert COUNTER_KEYS == BACKEND_COUNTERS
+    data = json.loads(row().to_json())
+    assert data["counters"]["warm_hits"] == 5 and data["peak_processes"] == 3 and data["schema"] == 2
+    for name in ("counters", "peak_processes"):
+        missing = {k: v for k, v in data.items() if k != name}
+        with pytest.raises(ResultsError, match=rf"missing fields \['{name}'\]"):
+            ResultRow.from_dict(missing)
+
+
+def test_schema_1_rows_are_read_with_counters_not_recorded(tmp_path):
+    data = json.loads(row().to_json())
+    del data["counters"], data["peak_processes"]
+    data["schema"] = 1
+    p = tmp_path / "old.jsonl"
+    p.write_text(json.dumps(data) + "\n")
+    (old,) = read_results(p)
+    assert old.counters == {} and old.peak_processes is None and old.schema == 1
+    data["schema"] = 7
+    p.write_text(json.dumps(data) + "\n")
+    with pytest.raises(ResultsError, match="schema 7"):
         read_results(p)

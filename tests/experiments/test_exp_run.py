@@ -3,7 +3,6 @@ table and plots with every backend; Ctrl-C keeps partial results and leaves no p
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from experiments.compare import compare_backends
-from experiments.results import TIME_KEYS, read_results
+from experiments.results import read_results
 from experiments.runner import run_experiment
 
-from .conftest import SMALL, make_config
+from exp_helpers import check_run_dir, make_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -36,28 +35,6 @@ def _processes_with_env(key: str, value: str) -> list[str]:
     return found
 
 
-def check_run_dir(out: Path, backend: str, names=SMALL) -> list:
-    rows = read_results(out / "results.jsonl")  # validates every row against the schema
-    assert [r.theorem for r in rows] == list(names)
-    for r in rows:
-        assert r.backend == backend
-        assert r.proved and r.status == "proved", (r.theorem, r.status, r.errors)
-        assert r.proof and r.recheck == "passed", (r.theorem, r.recheck, r.recheck_message)
-        assert r.proof_text and "sorry" not in r.proof_text
-        assert r.expansions >= 1 and r.nodes >= 2
-        assert len(r.expansion_latencies_s) >= 1
-        assert set(r.time) == set(TIME_KEYS)
-        assert r.time["tactic"] > 0
-        assert 0 < r.time_to_proof_s <= r.wall_s
-        assert r.peak_memory_bytes > 0
-        tree = json.loads((out / r.tree).read_text())
-        assert tree
-    assert (out / "config.toml").read_text().startswith("\n[backend]")
-    summary = (out / "summary.md").read_text()
-    assert f"| {backend} | {len(names)}/{len(names)} |" in summary
-    return rows
-
-
 def test_run_criu(tmp_path, criu):
     out = run_experiment(make_config(tmp_path, backend="criu")).output_dir
     rows = check_run_dir(out, "criu")
@@ -70,6 +47,8 @@ def test_run_other_backends(tmp_path, backend):
     rows = check_run_dir(out, backend)
     if backend.startswith("pickle"):
         assert all(r.time["pickle"] > 0 for r in rows)
+    if backend in ("native", "pickle-warm"):  # a pool of [backend] workers = 2 repls, sampled while they run
+        assert all(r.peak_processes == 2 for r in rows), [r.peak_processes for r in rows]
 
 
 def test_repeats_and_unproved_rows(tmp_path):
