@@ -82,11 +82,19 @@ async def freeze(
         raise
     log = job.ended(rc)
     if log is not None:
-        raise job.failure(rc, log, alive=await _target_survived(job, log))
+        alive = await _target_survived(job, log)
+        raise job.failure(rc, log, alive=alive, stderr=None if alive else await _stderr_tail(proc))
     image = job.made_image()
     if not leave_running:
         await aclose(proc)
     return image
+
+
+async def _stderr_tail(proc: Proc) -> bytes:
+    """``proc.stderr_tail()`` without blocking the event loop: the drain thread may take a moment to read the
+    last bytes of a process that just died. The worker thread is abandoned on cancellation (its result is a
+    copy of bytes, nothing to close)."""
+    return await anyio.to_thread.run_sync(proc.stderr_tail, abandon_on_cancel=True)
 
 
 async def _target_survived(job: core.FreezeJob, log: str) -> bool:
@@ -147,11 +155,16 @@ async def wait(proc: Proc, timeout: float | None = None) -> int:
 
 
 async def aclose(proc: Proc) -> None:
-    """Kill, reap and close ``proc`` (shielded from cancellation)."""
+    """Kill, reap and close ``proc`` (shielded from cancellation); its exit and its helpers' (a lazy-pages
+    daemon) are awaited through pidfds, so ``proc.close()`` finds nothing left to wait for."""
     with anyio.CancelScope(shield=True):
         proc.kill()
         if proc.poll() is None and not proc.closed:
             await wait(proc)
+        for helper in list(proc._helpers):
+            if helper.poll() is None:
+                helper.popen.kill()
+                await _wait_exit(helper.popen)
         proc.close()
 
 

@@ -321,11 +321,11 @@ class FreezeJob:
         self.seconds = 0.0
         self.lock = DumpLock(target_cwd(pid) or "/")
 
-    def _gone_message(self, when: str, rc: int | None) -> str:
+    def _gone_message(self, when: str, rc: int | None, stderr: bytes | None = None) -> str:
         msg = f"process {self.pid} ({_cmd_text(self.argv)}) exited {when}" + (
             f" with code {rc}" if rc is not None else "")
         if self.proc is not None:
-            err = self.proc.stderr_tail().decode(errors="replace")
+            err = (self.proc.stderr_tail() if stderr is None else stderr).decode(errors="replace")
             if err.strip():
                 msg += f"; its stderr ends with: {_tail(err, 1500)}"
         return msg
@@ -417,11 +417,12 @@ class FreezeJob:
         self._discard_dir()
         return log
 
-    def failure(self, rc: int, log: str, *, alive: bool) -> CriuError:
-        """The error for a failed dump (``alive``: the target still runs, see :meth:`survival_wait`)."""
+    def failure(self, rc: int, log: str, *, alive: bool, stderr: bytes | None = None) -> CriuError:
+        """The error for a failed dump (``alive``: the target still runs, see :meth:`survival_wait`; ``stderr``:
+        the target's stderr tail if already read, else it is read here, waiting up to 1 s for the drain)."""
         if not alive:
             prc = self.proc.returncode if self.proc is not None else None
-            return TargetGone(self._gone_message("during the freeze", prc) +
+            return TargetGone(self._gone_message("during the freeze", prc, stderr) +
                               f"; criu dump log ends with:\n{_tail(log)}", pid=self.pid, returncode=prc)
         if _sys.is_enospc(log):
             where = self.store.root if self.store is not None else self.dir.parent
