@@ -70,7 +70,9 @@ async def freeze(
     Cancelled while criu runs: criu and its helpers are killed, the directory discarded, the target resumes."""
     for helper in list(proc._helpers):  # a lazily thawed copy: its memory must be complete before the dump
         await _wait_exit(helper.popen)
-    job = core.FreezeJob(pid=proc.pid, argv=proc.argv, target=store_or_dir, parent=parent, proc=proc)
+    gone = proc.closed or proc.poll() is not None
+    job = core.FreezeJob(pid=proc.pid, argv=proc.argv, target=store_or_dir, parent=parent, proc=proc,
+                         stderr=await _stderr_tail(proc) if gone else None)
     try:
         while not job.lock.try_acquire():  # another dump in the same cwd is running (see criu_backend._dumplock)
             await anyio.sleep(0.002)

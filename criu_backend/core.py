@@ -283,7 +283,9 @@ class FreezeJob:
         target: ImageStore | str | os.PathLike[str],
         parent: Image | None,
         proc: Proc | None,
+        stderr: bytes | None = None,
     ):
+        """``stderr``: the target's stderr tail when the caller already read it (for a target found dead)."""
         self.criu = criu_binary()
         require_privileges("freeze (criu dump)")
         self.pid = pid
@@ -292,7 +294,7 @@ class FreezeJob:
         self.parent = parent
         self.store = target if isinstance(target, ImageStore) else None
         if proc is not None and (proc.closed or proc.poll() is not None):
-            raise TargetGone(self._gone_message("before the freeze", proc.returncode), pid=pid,
+            raise TargetGone(self._gone_message("before the freeze", proc.returncode, stderr), pid=pid,
                              returncode=proc.returncode)
         if not _sys.running(pid):
             raise TargetGone(f"process {pid} does not exist or has exited; nothing to freeze", pid=pid)

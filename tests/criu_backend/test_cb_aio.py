@@ -4,6 +4,7 @@ cancelled spawn, and a freeze whose target dies during the dump (real CRIU, no m
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import anyio
@@ -166,6 +167,23 @@ def test_async_freeze_of_a_target_killed_during_the_dump_says_so(store):
                     await aio.freeze(p, store)
 
         anyio.run(main)
+        assert list(store) == []
+    finally:
+        p.close()
+
+
+def test_async_freeze_of_a_target_that_exited_names_its_stderr(store):
+    p = cb.spawn([sys.executable, "-c", "import sys; sys.stderr.write('bye now'); sys.exit(3)"])
+    try:
+        assert p.wait(20) == 3
+
+        async def main():
+            with pytest.raises(cb.TargetGone) as err:
+                await aio.freeze(p, store)
+            return err.value
+
+        err = anyio.run(main)
+        assert err.returncode == 3 and "bye now" in str(err) and "before the freeze" in str(err)
         assert list(store) == []
     finally:
         p.close()
