@@ -116,6 +116,9 @@ class HeaderImages:
             with timings.measure("import"):
                 built = await self._build(list(argv), tuple(imports), timeout=timeout)
             if isinstance(built, Header):
+                if self._closed:  # aclose() ran meanwhile: this header would outlive it
+                    await self.forget(built)
+                    raise BackendError("HeaderImages was closed while a header image was built")
                 self._headers[key] = built
             return built
 
@@ -146,11 +149,13 @@ class HeaderImages:
                 return Header(image, resp.env)
             # The repl that ran the header serves the first theorem; the pool's task thaws copies meanwhile
             # (a failed refill shows at take_ahead, and that theorem thaws the image on demand).
-            pool = aio.ClonePool(image, size=self.ahead) if self._tg is not None else None
+            tg = self._tg
+            pool = aio.ClonePool(image, size=self.ahead) if tg is not None and not self._closed else None
             live, proc = [proc], None
             header = Header(image, resp.env, pool, live)
             if pool is not None:
-                await self._tg.start(pool.run)
+                with anyio.CancelScope(shield=True):  # returns at once; the header (and its live repl) is kept
+                    await tg.start(pool.run)
             return header
         finally:
             await _repl.close_client(client)
