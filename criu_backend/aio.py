@@ -130,7 +130,16 @@ async def thaw_many(image: Image | str | os.PathLike[str], n: int, *, lazy: bool
             for job in jobs:
                 job.abort()
         raise
-    return core.finish_all(jobs)
+    procs, first = core.finish_each(jobs)  # criu has exited: nothing here waits
+    if first is not None:
+        with anyio.CancelScope(shield=True):
+            for p in procs:
+                await aclose(p)
+        err = core.thaw_many_error(first, len(procs), len(jobs))
+        if err is first:
+            raise first
+        raise err from first
+    return procs
 
 
 async def thaw(image: Image | str | os.PathLike[str], *, lazy: bool = False) -> Proc:

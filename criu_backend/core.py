@@ -745,7 +745,9 @@ def thaw_many(image: Image | str | os.PathLike[str], n: int, *, lazy: bool = Fal
     return finish_all(jobs)
 
 
-def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
+def finish_each(jobs: Sequence[RestoreJob]) -> tuple[list[Proc], BaseException | None]:
+    """Finish every started restore (criu has exited); after the first failure the rest are aborted. Returns the
+    copies made and the first error (the caller closes the copies when there is one: :func:`thaw_many_error`)."""
     procs: list[Proc] = []
     first: BaseException | None = None
     for job in jobs:
@@ -756,13 +758,28 @@ def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
             procs.append(job.finish())
         except BaseException as e:  # keep going: every started restore must be waited for and cleaned up
             first = e
+    return procs, first
+
+
+def thaw_many_error(first: BaseException, made: int, started: int) -> BaseException:
+    """The error of a ``thaw_many`` whose ``made`` copies of ``started`` were closed after ``first`` failed."""
+    if started > 1 and isinstance(first, CriuError):
+        err = type(first)(f"thaw_many: restore failed ({made} of {started} had succeeded and were "
+                          f"closed): {first}", **_error_kwargs(first))
+        err.__cause__ = first
+        return err
+    return first
+
+
+def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
+    procs, first = finish_each(jobs)
     if first is not None:
         for p in procs:
             p.close()
-        if len(jobs) > 1 and isinstance(first, CriuError):
-            raise type(first)(f"thaw_many: restore failed ({len(procs)} of {len(jobs)} had succeeded and were "
-                              f"closed): {first}", **_error_kwargs(first)) from first
-        raise first
+        err = thaw_many_error(first, len(procs), len(jobs))
+        if err is first:
+            raise first
+        raise err from first
     return procs
 
 
