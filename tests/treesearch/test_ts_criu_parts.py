@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 import criu_backend as cb
+from criu_backend import aio
 
 from treesearch.backends import Kind
 from treesearch.backends.criu import ImageRefs, WarmClones
@@ -89,7 +90,7 @@ CAT = [sys.executable, "-c", "import sys\nfor line in sys.stdin: print(line.stri
 def test_warm_clones_keep_the_lru_and_wake_waiters(criu, no_leaks):
     async def main():
         clones = WarmClones(keep_warm=1)
-        a, b = await cb.aio.spawn(CAT), await cb.aio.spawn(CAT)
+        a, b = await aio.spawn(CAT), await aio.spawn(CAT)
         clones.own(a, b)
         try:
             clones.claim(a, {1})
