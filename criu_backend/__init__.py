@@ -1,7 +1,8 @@
 """criu_backend -- clone any stdio process with CRIU (knows nothing about Lean).
 
-Sync API: :func:`spawn`, :func:`freeze`, :func:`thaw`, :func:`thaw_many`, :func:`beam`; async twins in
-:mod:`criu_backend.aio`.  Images live in an :class:`ImageStore` (tmpfs, budget, LRU, metadata).
+Sync API: :func:`spawn`, :func:`freeze`, :func:`thaw`, :func:`thaw_many`, :func:`beam`, :class:`ClonePool`; async
+twins in :mod:`criu_backend.aio` (with ``aio.ClonePool``).  Images live in an :class:`ImageStore` (tmpfs, budget,
+LRU, metadata).
 At interpreter exit every live :class:`Proc` is killed and reaped and every open store removed.
 """
 

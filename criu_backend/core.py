@@ -283,7 +283,9 @@ class FreezeJob:
         target: ImageStore | str | os.PathLike[str],
         parent: Image | None,
         proc: Proc | None,
+        stderr: bytes | None = None,
     ):
+        """``stderr``: the target's stderr tail when the caller already read it (for a target found dead)."""
         self.criu = criu_binary()
         require_privileges("freeze (criu dump)")
         self.pid = pid
@@ -292,7 +294,7 @@ class FreezeJob:
         self.parent = parent
         self.store = target if isinstance(target, ImageStore) else None
         if proc is not None and (proc.closed or proc.poll() is not None):
-            raise TargetGone(self._gone_message("before the freeze", proc.returncode), pid=pid,
+            raise TargetGone(self._gone_message("before the freeze", proc.returncode, stderr), pid=pid,
                              returncode=proc.returncode)
         if not _sys.running(pid):
             raise TargetGone(f"process {pid} does not exist or has exited; nothing to freeze", pid=pid)
@@ -318,24 +320,34 @@ class FreezeJob:
         self.popen: subprocess.Popen | None = None
         self._err = -1
         self.t0 = 0.0
+        self.seconds = 0.0
         self.lock = DumpLock(target_cwd(pid) or "/")
 
-    def _gone_message(self, when: str, rc: int | None) -> str:
+    def _gone_message(self, when: str, rc: int | None, stderr: bytes | None = None) -> str:
         msg = f"process {self.pid} ({_cmd_text(self.argv)}) exited {when}" + (
             f" with code {rc}" if rc is not None else "")
         if self.proc is not None:
-            err = self.proc.stderr_tail().decode(errors="replace")
+            err = (self.proc.stderr_tail() if stderr is None else stderr).decode(errors="replace")
             if err.strip():
                 msg += f"; its stderr ends with: {_tail(err, 1500)}"
         return msg
 
+    def survival_wait(self, log: str) -> float:
+        """After a failed dump: how long to wait for the target to be gone before calling it alive.  A target
+        killed while criu held it dies only once criu lets go, and a large one takes a while to tear down, so
+        when criu saw it vanish ("No such process") this is up to a second; otherwise nothing."""
+        return 1.0 if "No such process" in log else 0.0
+
+    def target_alive(self) -> bool:
+        """Whether the target still runs (a zombie does not)."""
+        return _sys.running(self.pid) and (self.proc is None or self.proc.poll() is None)
+
     def _target_survived(self, log: str) -> bool:
-        """After a failed dump: is the target still running?  A target killed while criu held it dies only once
-        criu lets go, and a large one takes a while to tear down, so when criu saw it vanish ("No such
-        process") this waits up to a second for it to be gone rather than calling it alive."""
-        deadline = time.monotonic() + (1.0 if "No such process" in log else 0.0)
+        """After a failed dump: is the target still running (see :meth:`survival_wait`)?  Blocks; the anyio twin
+        waits through the target's pidfd instead."""
+        deadline = time.monotonic() + self.survival_wait(log)
         while True:
-            alive = _sys.running(self.pid) and (self.proc is None or self.proc.poll() is None)
+            alive = self.target_alive()
             if not alive or time.monotonic() >= deadline:
                 return alive
             time.sleep(0.005)
@@ -377,33 +389,59 @@ class FreezeJob:
         self._err = -1
 
     def finish(self, *, leave_running: bool = True) -> Image:
+        """Wait for criu (blocking) and return the image; raises as :meth:`failure` says.  The anyio twin
+        (:func:`criu_backend.aio.freeze`) runs the same steps with every wait awaited."""
         if self.popen is None:
             raise CriuError("FreezeJob.finish called before start")
         rc = _wait_criu(self.popen, "dump", self.dir, self.abort)
+        log = self.ended(rc)
+        if log is not None:
+            raise self.failure(rc, log, alive=self._target_survived(log))
+        image = self.made_image()
+        if not leave_running:
+            if self.proc is not None:
+                self.proc.close()
+            else:
+                os.kill(self.pid, 9)
+        return image
+
+    def ended(self, rc: int) -> str | None:
+        """criu exited with ``rc``: release the dump lock and criu's stderr; on a failure discard the directory and
+        return criu's log (``None`` when the dump succeeded).  No waiting."""
         self.lock.release()
-        seconds = time.perf_counter() - self.t0
+        self.seconds = time.perf_counter() - self.t0
         err_text = _read_memfd(self._err)
         _close_fds(self._err)
         self._err = -1
-        if rc != 0:
-            log = _read_text(self.dir / "dump.log") + ("\n" + err_text if err_text.strip() else "")
-            self._discard_dir()
-            if not self._target_survived(log):
-                prc = self.proc.returncode if self.proc is not None else None
-                raise TargetGone(self._gone_message("during the freeze", prc) +
-                                 f"; criu dump log ends with:\n{_tail(log)}", pid=self.pid, returncode=prc)
-            if _sys.is_enospc(log):
-                where = self.store.root if self.store is not None else self.dir.parent
-                raise ImageStoreFull(
-                    f"no space left on the image filesystem ({where}) while freezing pid {self.pid}; the process "
-                    f"is still running. Lower the image budget ({BUDGET_ENV}=…) so old images are evicted "
-                    f"sooner, free space, or set ${ROOT_ENV} to a larger filesystem. criu log:\n{_tail(log, 1500)}"
-                )
-            raise CriuRefused(
-                f"criu dump of pid {self.pid} ({_cmd_text(self.argv)}) failed with exit {rc}; the process is "
-                f"still running and nothing was lost.{_hint(log)} criu dump log ends with:\n{_tail(log)}",
-                action="dump", returncode=rc, log_tail=_tail(log), log_path=None,
+        if rc == 0:
+            return None
+        log = _read_text(self.dir / "dump.log") + ("\n" + err_text if err_text.strip() else "")
+        self._discard_dir()
+        return log
+
+    def failure(self, rc: int, log: str, *, alive: bool, stderr: bytes | None = None) -> CriuError:
+        """The error for a failed dump (``alive``: the target still runs, see :meth:`survival_wait`; ``stderr``:
+        the target's stderr tail if already read, else it is read here, waiting up to 1 s for the drain)."""
+        if not alive:
+            prc = self.proc.returncode if self.proc is not None else None
+            return TargetGone(self._gone_message("during the freeze", prc, stderr) +
+                              f"; criu dump log ends with:\n{_tail(log)}", pid=self.pid, returncode=prc)
+        if _sys.is_enospc(log):
+            where = self.store.root if self.store is not None else self.dir.parent
+            return ImageStoreFull(
+                f"no space left on the image filesystem ({where}) while freezing pid {self.pid}; the process "
+                f"is still running. Lower the image budget ({BUDGET_ENV}=…) so old images are evicted "
+                f"sooner, free space, or set ${ROOT_ENV} to a larger filesystem. criu log:\n{_tail(log, 1500)}"
             )
+        return CriuRefused(
+            f"criu dump of pid {self.pid} ({_cmd_text(self.argv)}) failed with exit {rc}; the process is "
+            f"still running and nothing was lost.{_hint(log)} criu dump log ends with:\n{_tail(log)}",
+            action="dump", returncode=rc, log_tail=_tail(log), log_path=None,
+        )
+
+    def made_image(self) -> Image:
+        """After a successful dump: write the metadata and register the image in the store (which may evict
+        older images; raises ImageStoreFull, the process still running)."""
         parent = self.parent
         if parent is None and self.proc is not None:
             parent = self.proc.image
@@ -418,21 +456,15 @@ class FreezeJob:
             "stdio": self.stdio,
             "shell_job": self.shell_job,
             "pidns_init": self.pidns_init,
-            "freeze_seconds": round(seconds, 6),
+            "freeze_seconds": round(self.seconds, 6),
             "manifest": build_manifest(self.dir),
         }
         meta["nbytes"] = dir_bytes(self.dir)
         write_private_json(self.dir / META_NAME, meta)
         image = Image(self.dir, meta)
         if self.store is not None:
-            self.store.add(image)  # may evict older images; raises ImageStoreFull (process still running)
-        if not leave_running:
-            if self.proc is not None:
-                self.proc.close()
-            else:
-                os.kill(self.pid, 9)
+            self.store.add(image)
         return image
-
 
 def freeze(
     proc: Proc,
@@ -713,7 +745,9 @@ def thaw_many(image: Image | str | os.PathLike[str], n: int, *, lazy: bool = Fal
     return finish_all(jobs)
 
 
-def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
+def finish_each(jobs: Sequence[RestoreJob]) -> tuple[list[Proc], BaseException | None]:
+    """Finish every started restore (criu has exited); after the first failure the rest are aborted. Returns the
+    copies made and the first error (the caller closes the copies when there is one: :func:`thaw_many_error`)."""
     procs: list[Proc] = []
     first: BaseException | None = None
     for job in jobs:
@@ -724,13 +758,28 @@ def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
             procs.append(job.finish())
         except BaseException as e:  # keep going: every started restore must be waited for and cleaned up
             first = e
+    return procs, first
+
+
+def thaw_many_error(first: BaseException, made: int, started: int) -> BaseException:
+    """The error of a ``thaw_many`` whose ``made`` copies of ``started`` were closed after ``first`` failed."""
+    if started > 1 and isinstance(first, CriuError):
+        err = type(first)(f"thaw_many: restore failed ({made} of {started} had succeeded and were "
+                          f"closed): {first}", **_error_kwargs(first))
+        err.__cause__ = first
+        return err
+    return first
+
+
+def finish_all(jobs: Sequence[RestoreJob]) -> list[Proc]:
+    procs, first = finish_each(jobs)
     if first is not None:
         for p in procs:
             p.close()
-        if len(jobs) > 1 and isinstance(first, CriuError):
-            raise type(first)(f"thaw_many: restore failed ({len(procs)} of {len(jobs)} had succeeded and were "
-                              f"closed): {first}", **_error_kwargs(first)) from first
-        raise first
+        err = thaw_many_error(first, len(procs), len(jobs))
+        if err is first:
+            raise first
+        raise err from first
     return procs
 
 

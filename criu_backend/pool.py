@@ -1,4 +1,7 @@
-"""Copies of one image thawed ahead of demand, so that taking one costs no restore at all."""
+"""Copies of one image thawed ahead of demand, so that taking one costs no restore at all (sync API: a thread).
+
+Async code uses :class:`criu_backend.aio.ClonePool` instead: the same pool with an anyio refill task, a
+cancellable ``take`` and nothing to join."""
 
 from __future__ import annotations
 

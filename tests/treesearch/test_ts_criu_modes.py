@@ -251,7 +251,7 @@ def test_a_lazy_root_is_frozen_with_its_clone_and_then_pinned(criu, no_leaks):
                 assert out.kind is Kind.OPEN and await backend.has_state(out.handle)
             frozen = await backend.replay(root.handle, ["intro hpq"])  # a selected child gets its image
             assert frozen.handle.image is not None and backend.timings.counts["freeze"] == 1
-            assert backend._root_image is frozen.handle.image and frozen.handle.image.pins >= 1
+            assert backend._images.root_image is frozen.handle.image and frozen.handle.image.pins >= 1
             (pid,) = (await backend.usage()).pids
             os.kill(pid, signal.SIGKILL)  # the warm clone goes: the root comes back from its pinned image
             while (await backend.usage()).pids:
@@ -299,7 +299,7 @@ def test_a_warm_clone_whose_expansion_is_cancelled_stays_warm(criu, no_leaks):
             with anyio.move_on_after(0.1) as scope:
                 await backend.expand(a.handle, [SLOWISH_INTRO])  # ~0.5 s: cancelled mid-step
             assert scope.cancelled_caught
-            assert len((await backend.usage()).pids) == 1 and len(backend._warm) == 1  # parked, not ended
+            assert len((await backend.usage()).pids) == 1 and backend._clones.idle_count == 1  # parked, not ended
             (b,) = await backend.expand(a.handle, ["intro hqr hp"])
             assert b.kind is Kind.OPEN and backend.counters["warm_hits"] == 3
             assert backend.timings.counts.get("thaw", 0) == 0 and backend.counters["root_rebuilds"] == 0

@@ -44,7 +44,7 @@ async def _open_failed(theorem: Theorem, headers: HeaderImages):
 
 def test_two_theorems_import_once_and_are_proved_and_rechecked(criu, no_leaks):
     async def main():
-        with HeaderImages() as headers:
+        async with HeaderImages() as headers:
             first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
             second = await _search(with_mathlib(IMP_TRANS), IMP_TRANS_TACTICS, headers, freeze="lazy", keep_warm=1)
             return first, second, headers.builds
@@ -65,7 +65,7 @@ def test_two_theorems_import_once_and_are_proved_and_rechecked(criu, no_leaks):
 def test_concurrent_opens_with_one_key_build_the_header_once(criu, no_leaks):
     async def main():
         roots = {}
-        with HeaderImages() as headers:
+        async with HeaderImages() as headers:
             backends = [make_backend("criu", argv=ARGV, header_images=headers) for _ in range(2)]
 
             async def open_one(i, thm):
@@ -92,7 +92,7 @@ def test_a_statement_that_fails_on_the_header_is_open_failed(criu, no_leaks):
     bad = Theorem("theorem bad (p : Prop) : p ∧ nonsense_name := by sorry", imports=("Mathlib",), name="bad")
 
     async def main():
-        with HeaderImages() as headers:
+        async with HeaderImages() as headers:
             res = await _open_failed(bad, headers)
             good = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
             return res, good, headers.builds
@@ -107,7 +107,7 @@ def test_a_header_that_fails_is_reported_and_not_kept(criu, no_leaks):
     thm = Theorem(AND_INTRO.source, imports=("NoSuchModule",), name="and_intro")
 
     async def main():
-        with HeaderImages() as headers:
+        async with HeaderImages() as headers:
             res = await _open_failed(thm, headers)
             return res, headers.builds, headers.images()
 
@@ -130,14 +130,14 @@ def test_close_removes_the_header_images(criu, no_leaks):
     assert path.is_dir() and image.pins == 1
     root = Path(os.environ["CRYO_IMAGE_ROOT"])
     assert str(path).startswith(str(root))
-    headers.close()
-    headers.close()  # idempotent
+    anyio.run(headers.aclose)
+    anyio.run(headers.aclose)  # idempotent
     assert not path.exists() and headers.images() == []
 
 
 def test_a_damaged_header_image_is_rebuilt(criu, no_leaks):
     async def main():
-        with HeaderImages() as headers:
+        async with HeaderImages() as headers:
             first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
             (image,) = headers.images()
             pages = max(Path(image.path).glob("pages-*.img"), key=lambda p: p.stat().st_size)
@@ -154,15 +154,15 @@ def test_a_damaged_header_image_is_rebuilt(criu, no_leaks):
 def test_header_copies_thawed_ahead_serve_the_roots(criu, no_leaks):
     """With ahead=1 the repl that built the header image serves the first theorem; without warm clones
     (keep_warm=0) nothing is given back, so the next theorem takes the copy the header's ClonePool thawed
-    meanwhile (no restore on demand), and close() ends the copy still waiting."""
+    meanwhile (no restore on demand), and aclose() ends the copy still waiting."""
     async def main():
-        with HeaderImages(ahead=1) as headers:
+        async with HeaderImages(ahead=1) as headers:
             first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
-            await anyio.sleep(0.5)  # the pool's thread thaws its copy meanwhile
+            await anyio.sleep(0.5)  # the pool's task thaws its copy meanwhile
             second = await _search(with_mathlib(IMP_TRANS), IMP_TRANS_TACTICS, headers)
             (header,) = headers._headers.values()
             await anyio.sleep(0.5)
-            ready = len(header.pool._ready)
+            ready = header.pool.ready
             return first, second, headers.builds, headers.reused, headers.ahead_taken, ready
 
     first, second, builds, reused, taken, ready = anyio.run(main)
@@ -172,10 +172,10 @@ def test_header_copies_thawed_ahead_serve_the_roots(criu, no_leaks):
 
 def test_a_damaged_header_image_is_rebuilt_with_copies_ahead(criu, no_leaks):
     async def main():
-        with HeaderImages(ahead=1) as headers:
+        async with HeaderImages(ahead=1) as headers:
             first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers)
             (header,) = headers._headers.values()
-            header.pool.close()  # no copy ahead left: the next open must thaw the (damaged) image itself
+            await header.pool.aclose()  # no copy ahead left: the next open must thaw the (damaged) image itself
             pages = max(Path(header.image.path).glob("pages-*.img"), key=lambda p: p.stat().st_size)
             pages.write_bytes(b"")
             second = await _search(with_mathlib(IMP_TRANS), IMP_TRANS_TACTICS, headers)
@@ -193,7 +193,7 @@ def test_a_finished_theorems_idle_clone_serves_the_next_theorem(criu, no_leaks):
     import signal
 
     async def main():
-        with HeaderImages(ahead=1) as headers:
+        async with HeaderImages(ahead=1) as headers:
             first = await _search(with_mathlib(AND_INTRO), AND_INTRO_TACTICS, headers, freeze="lazy", keep_warm=1)
             (header,) = headers._headers.values()
             assert len(header.live) == 1 and header.live[0].poll() is None
