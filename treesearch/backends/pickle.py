@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from criu_backend.store import image_root
 
 from treesearch.backends import _repl
 from treesearch.backends.base import Backend, Kind, Outcome
@@ -107,8 +108,6 @@ class PickleBackend(Backend):
 
     # -------------------------------------------------------------- Backend
     async def _open(self, theorem: Theorem) -> Outcome:
-        from criu_backend.store import image_root
-
         base = Path(self._root) if self._root else image_root()
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.dir is None:

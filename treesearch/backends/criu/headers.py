@@ -226,18 +226,3 @@ class HeaderImages:
                 await self._end(header)
             if self.store is not None:
                 self.store.close()
-
-    def close(self) -> None:
-        """Sync close, kept only for callers that never entered this ``HeaderImages`` (so it keeps no copies
-        ahead and runs no task) and cannot await yet: ends the idle clones and removes every image. Use
-        ``await aclose()`` (or ``async with``) instead."""
-        if self._tg is not None:
-            raise BackendError("this HeaderImages was entered with `async with`: leave that block, or "
-                               "`await aclose()`")
-        self._closed = True
-        while self._headers:
-            _key, header = self._headers.popitem()
-            while header.live:
-                header.live.pop().close()
-        if self.store is not None:
-            self.store.close()

@@ -23,7 +23,7 @@ class CriuKind(BackendKind):
             binary = find_criu(require=True)
         except CriuInstallError as e:
             return [Check(False, "criu", f"{e}; run `make criu` (or `cryo doctor`), or choose another backend")]
-        return [Check(True, "criu", str(binary))]
+        return [Check(True, "criu", f"criu {binary.version} at {binary.argv[-1]} ({binary.source})")]
 
     @asynccontextmanager
     async def run_context(self, settings: Mapping[str, Any]) -> AsyncIterator[HeaderImages]:
