@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from policies.errors import PolicyLoadError
+from policies.firstorder import FirstOrderProposer
 from policies.proposers import FixedTactics, PropositionalProposer
 from policies.selection import PUCT, UCT, BestFirst, BreadthFirst, RandomSelection
 from policies.values import ConstantValue, GoalSizeValue
@@ -34,7 +35,7 @@ KINDS: Mapping[str, str] = {"proposer": "propose", "selector": "select", "value"
 
 #: kind -> builtin name -> factory.
 BUILTINS: Mapping[str, Mapping[str, Callable[..., Any]]] = {
-    "proposer": {"fixed": FixedTactics, "propositional": PropositionalProposer},
+    "proposer": {"fixed": FixedTactics, "propositional": PropositionalProposer, "first-order": FirstOrderProposer},
     "selector": {
         "uct": UCT,
         "puct": PUCT,
