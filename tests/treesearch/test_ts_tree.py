@@ -238,3 +238,38 @@ def test_goal_text_outside_lean_layout_is_a_state_of_its_own() -> None:
     tree = ProofTree(["p : Prop\n⊢ p"])
     child = tree.add_outcome(ROOT, "weird", goals=("no  turnstile\there",), handle=None, prior=1.0)
     assert tree.lookup(("no turnstile here",)) == child
+
+
+def _expansions_to_proof(selector, depth=8, budget=400):
+    """A synthetic search: every state has a main-line tactic (prior 0.98) one step nearer a proof `depth` steps
+    down, and two fallbacks (prior 0.01 each) that lead to fresh states which never close.  Each expansion backs up
+    0.5 (one goal left), 1.0 for the proof.  Returns the expansions until the root is proved."""
+    t = ProofTree(["⊢ m0"], canonical_fn=canon)
+    for expansions in range(1, budget + 1):
+        path = t.select(selector)
+        assert path is not None
+        leaf = path[-1]
+        goal = t.node(leaf)["goals"][0]
+        t.begin_expansion(leaf)
+        if goal.startswith("⊢ m"):
+            d = int(goal[3:])
+            t.add_outcome(leaf, "main", goals=[] if d + 1 == depth else [f"⊢ m{d + 1}"], prior=0.98)
+        for j in range(2):
+            t.add_outcome(leaf, f"fallback{j}", goals=[f"⊢ f{leaf}_{j}"], prior=0.01)
+        t.end_expansion(leaf)
+        t.backup(path, 1.0 if t.proved else 0.5)
+        if t.proved:
+            return expansions
+    return None
+
+
+def test_prior_aware_uct_follows_the_main_line_like_best_first():
+    """Issue 13: classic UCT (+inf for unvisited children, prior ignored) spends its budget breadth-first on
+    fallbacks; the prior-aware default needs the same expansions as best-first (one per proof step)."""
+    from policies.selection import PUCT, UCT, BestFirst
+
+    assert _expansions_to_proof(BestFirst()) == 8
+    assert _expansions_to_proof(UCT()) == 8
+    assert _expansions_to_proof(PUCT()) == 8
+    classic = _expansions_to_proof(UCT(prior_weight=0.0, first_play_value=None))
+    assert classic is None or classic > 50
