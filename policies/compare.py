@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Item", "Row", "compare_selectors", "format_table", "main"]
+__all__ = ["Item", "Row", "compare_selectors", "format_table", "main", "policy_spec", "summarise"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,30 @@ class Row:
     wall: float
 
 
+def policy_spec(kind: str, spec: str) -> Any:
+    """A policy from ``name`` or ``name[key=value,...]`` (values are Python literals: ``uct[prior_weight=0,
+    first_play_value=None]`` is classic UCB1), loaded with :func:`policies.load_policy`."""
+    import ast
+
+    from policies.errors import PolicyLoadError
+    from policies.registry import load_policy
+
+    name, bracket, rest = spec.partition("[")
+    kwargs: dict[str, Any] = {}
+    if bracket:
+        if not rest.endswith("]"):
+            raise PolicyLoadError(f"{kind} spec {spec!r}: expected name[key=value,...]")
+        for pair in filter(None, (p.strip() for p in rest[:-1].split(","))):
+            key, eq, value = pair.partition("=")
+            try:
+                kwargs[key.strip()] = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError) as e:
+                raise PolicyLoadError(f"{kind} spec {spec!r}: {pair!r} is not key=<Python literal>") from e
+            if not eq:
+                raise PolicyLoadError(f"{kind} spec {spec!r}: {pair!r} is not key=value")
+    return load_policy(kind, name.strip(), **kwargs)
+
+
 def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -67,7 +91,7 @@ async def _run(items: Sequence[Item], selectors: Sequence[str], proposers: Seque
                     result = await search(
                         item.source, backend="native",
                         backend_settings={"pool_size": 1, "argv": argv, "warm_repls": warm},
-                        proposer=proposer, selector=selector,
+                        proposer=policy_spec("proposer", proposer), selector=policy_spec("selector", selector),
                         budget=SearchBudget(expansions=expansions, wall_seconds=wall_seconds),
                         max_in_flight=1, seed=seed, tactics_per_expansion=tactics_per_expansion,
                         recheck=recheck, handle_sigint=False,
@@ -135,6 +159,12 @@ def _items(args: argparse.Namespace) -> list[Item]:
     return items
 
 
+def _specs(text: str) -> list[str]:
+    """Specs separated by ';' (or by ',' when no spec has brackets)."""
+    sep = ";" if "[" in text or ";" in text else ","
+    return [s.strip() for s in text.split(sep) if s.strip()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m policies compare-selectors``: print the Markdown table (and ``--json`` rows)."""
     parser = argparse.ArgumentParser(prog="python -m policies compare-selectors",
@@ -146,8 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", help="suite path spec, e.g. 'bundled:*.lean' (repeatable)")
     parser.add_argument("--group-by", choices=("file", "spec"), default="spec",
                         help="report suite theorems per file or per --suite spec (default spec)")
-    parser.add_argument("--selectors", default="best-first,uct,puct")
-    parser.add_argument("--proposers", default="propositional")
+    parser.add_argument("--selectors", default="best-first,uct,puct",
+                        help="';'-separated selector specs, name or name[key=value,...] (default best-first;uct;puct)")
+    parser.add_argument("--proposers", default="propositional", help="';'-separated proposer specs")
     parser.add_argument("--expansions", type=int, default=400, help="expansion budget per search (default 400)")
     parser.add_argument("--wall", type=float, default=120.0, help="wall seconds per search (default 120)")
     parser.add_argument("-k", "--tactics-per-expansion", type=int, default=8)
@@ -160,8 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not items:
         parser.error("nothing to search: give --tautologies N and/or --suite SPEC")
     t0 = time.monotonic()
-    rows = compare_selectors(items, [s.strip() for s in args.selectors.split(",") if s.strip()],
-                             proposers=[p.strip() for p in args.proposers.split(",") if p.strip()],
+    rows = compare_selectors(items, _specs(args.selectors), proposers=_specs(args.proposers),
                              expansions=args.expansions, wall_seconds=args.wall, recheck=args.recheck,
                              seed=args.search_seed, tactics_per_expansion=args.tactics_per_expansion,
                              progress=args.progress)
