@@ -9,8 +9,8 @@ normalised into priors as the propositional proposer does:
 1. **close**: ``exact h`` (a hypothesis is the target, up to renaming of bound variables); ``rfl`` (``a = a``);
    ``decide`` / ``rfl`` (a closed arithmetic target); ``exact h.symm`` (``h : b = a`` for ``a = b``);
    ``exact h1.trans (h2.symm)…`` (a path of hypothesis equalities from ``a`` to ``b``); ``exact h t … p …``
-   or ``exact (h t).2`` (a hypothesis ``∀ x, P → C`` whose conclusion -- or an ``∧``-part of it -- matches the
-   target, with its premises found among the hypotheses); ``exact Nat.le_trans h1 h2`` / ``exact Nat.add_comm a b``
+   or ``exact (h t).2`` (a hypothesis ``∀ x, P → C`` whose conclusion -- or an ``∧``-part of it, or an
+   equation's mirror image with ``.symm`` -- matches the target, with its premises found among the hypotheses); ``exact Nat.le_trans h1 h2`` / ``exact Nat.add_comm a b``
    (the same with a core lemma of :func:`lean_env.lemmas.core_lemmas`); ``exact ⟨t, h⟩`` (an ``∃`` target whose
    body, with witness ``t``, is a hypothesis, a conjunction of hypotheses, or ``t = t``);
 2. **intro** every leading ``∀`` binder and ``→`` premise of the target (``intro h n``);
@@ -205,11 +205,14 @@ class _Schema:
         self.metas = frozenset(m for m, _ in self.vars)
 
     def parts(self) -> Iterator[tuple[Term, str]]:
-        """The conclusion and its ``∧``-parts, each with the projection suffix that reaches it (``.1``, ``.2.1``)."""
+        """The conclusion and its ``∧``-parts, each with the projection suffix that reaches it (``.1``, ``.2.1``);
+        an equation also as its mirror image (suffix ``.symm``)."""
         stack = [(self.conclusion, "")]
         while stack:
             c, path = stack.pop(0)
             yield c, path
+            if isinstance(c, BinOp) and c.op == "=":
+                yield BinOp("=", c.rhs, c.lhs), path + ".symm"
             if isinstance(c, BinOp) and c.op == "∧":
                 stack += [(c.lhs, path + ".1"), (c.rhs, path + ".2")]
 

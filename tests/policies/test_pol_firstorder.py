@@ -44,6 +44,7 @@ def tactics(goal: str) -> list[str]:
         ("a b c : Int\nh1 : a < b\nh2 : b < c\n⊢ a < c", "exact Int.lt_trans h1 h2"),
         ("a b c : Nat\nh : a + b = c\n⊢ b + a = c", "rw [← h]"),
         ("p q : Nat → Prop\nn : Nat\n⊢ p n ∧ q n", "constructor"),
+        ("f g : Nat → Nat\nh : ∀ (n : Nat), f n = g n\nn : Nat\n⊢ g n = f n", "exact (h n).symm"),
     ],
 )
 def test_main_line(goal, expected):
