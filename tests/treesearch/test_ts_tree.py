@@ -273,3 +273,26 @@ def test_prior_aware_uct_follows_the_main_line_like_best_first():
     assert _expansions_to_proof(PUCT()) == 8
     classic = _expansions_to_proof(UCT(prior_weight=0.0, first_play_value=None))
     assert classic is None or classic > 50
+
+
+def test_tree_walk_sees_the_prior_of_the_edge_it_would_take():
+    """Regression (issue 13, taut_267_syllogism): a state first reached by a fallback (prior 0.01) and later by
+    another parent's main-line tactic (prior 0.98) was offered to UCT/PUCT with the fallback's prior at that
+    parent, which then descended into its fallbacks for the whole budget."""
+    from policies.selection import PUCT, UCT
+
+    t = ProofTree(["⊢ r"], canonical_fn=canon)
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "main", goals=["⊢ a"], prior=0.98)
+    s = t.add_outcome(ROOT, "fallback", goals=["⊢ s"], prior=0.02)
+    t.end_expansion(ROOT)
+    t.backup([ROOT, a], 0.5)
+    t.backup([ROOT, s], 0.5)
+    t.begin_expansion(a)
+    assert t.add_outcome(a, "main", goals=["⊢ s"], prior=0.98) == s  # a transposition
+    f = t.add_outcome(a, "fallback", goals=["⊢ f"], prior=0.02)
+    t.end_expansion(a)
+    t.backup([ROOT, a], 0.5)
+    assert t.stats(s).prior == 0.02 and t.stats(s, parent=a).prior == 0.98 and t.stats(f, parent=a).prior == 0.02
+    for selector in (UCT(), PUCT()):
+        assert t.select(selector) == [ROOT, a, s]
