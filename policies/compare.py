@@ -147,7 +147,8 @@ def _items(args: argparse.Namespace) -> list[Item]:
 
         for t in generate_tautologies(args.tautologies, seed=args.seed, min_atoms=args.min_atoms,
                                       max_atoms=args.max_atoms):
-            items.append(Item(t.name, t.statement, f"tautologies (seed {args.seed}, {args.min_atoms}-{args.max_atoms} atoms)"))
+            group = f"tautologies (seed {args.seed}, {args.min_atoms}-{args.max_atoms} atoms)"
+            items.append(Item(t.name, t.statement, group))
     for spec in args.suite or ():
         from experiments.suites import load_suite
 

@@ -10,7 +10,8 @@ normalised into priors as the propositional proposer does:
    ``decide`` / ``rfl`` (a closed arithmetic target); ``exact h.symm`` (``h : b = a`` for ``a = b``);
    ``exact h1.trans (h2.symm)…`` (a path of hypothesis equalities from ``a`` to ``b``); ``exact h t … p …``
    or ``exact (h t).2`` (a hypothesis ``∀ x, P → C`` whose conclusion -- or an ``∧``-part of it, or an
-   equation's mirror image with ``.symm`` -- matches the target, with its premises found among the hypotheses); ``exact Nat.le_trans h1 h2`` / ``exact Nat.add_comm a b``
+   equation's mirror image with ``.symm`` -- matches the target, with its premises found among the
+   hypotheses); ``exact Nat.le_trans h1 h2`` / ``exact Nat.add_comm a b``
    (the same with a core lemma of :func:`lean_env.lemmas.core_lemmas`); ``exact ⟨t, h⟩`` (an ``∃`` target whose
    body, with witness ``t``, is a hypothesis, a conjunction of hypotheses, or ``t = t``);
 2. **intro** every leading ``∀`` binder and ``→`` premise of the target (``intro h n``);
@@ -105,7 +106,9 @@ def _children(t: Term) -> tuple[Term, ...]:
     return ()
 
 
-def match_term(pattern: Term, term: Term, metas: frozenset[str], subst: dict[str, Term] | None = None) -> dict[str, Term] | None:
+def match_term(
+    pattern: Term, term: Term, metas: frozenset[str], subst: dict[str, Term] | None = None
+) -> dict[str, Term] | None:
     """First-order matching: a substitution for the identifiers ``metas`` of ``pattern`` that makes it equal to
     ``term``, extending ``subst``; ``None`` when there is none.  Both sides are compared as given (canonicalise
     them first to ignore bound-variable names)."""
@@ -377,7 +380,8 @@ class FirstOrderProposer:
 
     def _lemmas_for(self, ctx: _Context) -> list[_Schema]:
         """The lemmas whose namespace fits the target's variables (``Nat.`` lemmas for a ``Nat`` goal)."""
-        return [s for s in self.lemmas if not s.head.startswith(tuple(_NUMERIC.values())) or s.head.startswith(tuple(ctx.numeric))]
+        namespaces = tuple(_NUMERIC.values())
+        return [s for s in self.lemmas if not s.head.startswith(namespaces) or s.head.startswith(tuple(ctx.numeric))]
 
     # -- close
     def _closers(self, ctx: _Context) -> list[str]:
@@ -606,7 +610,8 @@ class FirstOrderProposer:
 
     def _specialise(self, ctx: _Context) -> list[str]:
         out = []
-        data = [Ident(n) for n, ty in ctx.variables.items() if isinstance(ty, Ident) and ty.name not in ("Prop", "Type")]
+        data = [Ident(n) for n, ty in ctx.variables.items()
+                if isinstance(ty, Ident) and ty.name not in ("Prop", "Type")]
         for name, ty in ctx.hyps:
             if isinstance(ty, Quant) and ty.kind == "∀":
                 out += [f"have := {name} {_arg(d)}" for d in data[:2]]
