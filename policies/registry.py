@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from policies.errors import PolicyLoadError
+from policies.firstorder import FirstOrderProposer
 from policies.openai_compat import OpenAIProposer
 from policies.proposers import FixedTactics, PropositionalProposer
 from policies.selection import PUCT, UCT, BestFirst, BreadthFirst, RandomSelection
@@ -35,7 +36,8 @@ KINDS: Mapping[str, str] = {"proposer": "propose", "selector": "select", "value"
 
 #: kind -> builtin name -> factory.
 BUILTINS: Mapping[str, Mapping[str, Callable[..., Any]]] = {
-    "proposer": {"fixed": FixedTactics, "propositional": PropositionalProposer, "openai": OpenAIProposer},
+    "proposer": {"fixed": FixedTactics, "propositional": PropositionalProposer, "first-order": FirstOrderProposer,
+                 "openai": OpenAIProposer},
     "selector": {
         "uct": UCT,
         "puct": PUCT,

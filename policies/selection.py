@@ -55,22 +55,54 @@ def _check_virtual_loss(virtual_loss: float) -> None:
 
 
 def uct_scores(
-    parent: NodeStats, children: Sequence[NodeStats], *, c: float = math.sqrt(2.0), virtual_loss: float = 0.0
+    parent: NodeStats,
+    children: Sequence[NodeStats],
+    *,
+    c: float = math.sqrt(2.0),
+    virtual_loss: float = 0.0,
+    prior_weight: float = 0.0,
+    first_play_value: float | None = None,
 ) -> np.ndarray:
-    """UCT (UCB1 applied to trees; Kocsis & Szepesvári 2006): ``Q + c * sqrt(ln N / n)``.
+    """UCT (UCB1 applied to trees; Kocsis & Szepesvári 2006): ``Q + c * sqrt(ln N / n)``, optionally with a
+    progressive bias from the proposer's prior and a first-play value for unvisited children.
 
     ``Q = W / n`` is the child's mean value in [0, 1], ``n`` its visits, ``N`` the parent's visits, all
-    including in-flight visits (virtual loss).  A child with ``n = 0`` scores ``UNVISITED_SCORE`` (+inf).
-    ``ln N`` uses ``max(N, 1)``.  Returns a float array of shape ``[len(children)]``.
+    including in-flight visits (virtual loss).  ``ln N`` uses ``max(N, 1)``.
+
+    * ``first_play_value=None`` (classic UCB1): a child with ``n = 0`` scores ``UNVISITED_SCORE`` (+inf), so
+      every child is tried once before any is tried twice.  A number ``v`` in [0, 1] is the *first-play
+      urgency* (Gelly & Wang 2006): an unvisited child scores ``v + c * sqrt(ln N)`` (``Q = v``, ``n`` taken
+      as 1) plus its bias, and competes with its visited siblings.
+    * ``prior_weight = w > 0`` adds the progressive bias ``w * ln(P) / (n + 1)`` (Chaslot et al. 2008, with
+      the log-prior as the heuristic): a low-prior child starts far behind and the handicap fades as it is
+      visited; the exploration term, which grows with ``ln N``, still reaches every child eventually, so
+      UCB1's consistency is kept.  A child with ``P = 0`` scores -inf.  ``w = 0`` ignores the prior.
+
+    Returns a float array of shape ``[len(children)]``.
     """
     _check_virtual_loss(virtual_loss)
+    if not (math.isfinite(prior_weight) and prior_weight >= 0.0):
+        raise StatsError(f"prior_weight={prior_weight!r} must be a finite number >= 0")
+    if first_play_value is not None and not 0.0 <= first_play_value <= 1.0:
+        raise StatsError(f"first_play_value={first_play_value!r} must be None (+inf) or a value in [0, 1]")
     n_parent, _ = _effective(parent, virtual_loss)
     log_n = math.log(max(n_parent, 1))
     out = np.empty(len(children), dtype=float)
     for i, child in enumerate(children):
         n, w = _effective(child, virtual_loss)
-        out[i] = UNVISITED_SCORE if n == 0 else w / n + c * math.sqrt(log_n / n)
+        if n == 0 and first_play_value is None:
+            out[i] = UNVISITED_SCORE
+            continue
+        q = w / n if n else first_play_value
+        score = q + c * math.sqrt(log_n / max(n, 1))
+        if prior_weight > 0.0:
+            score = score + prior_weight * _log_prior_step(child.prior) / (n + 1)
+        out[i] = score
     return out
+
+
+def _log_prior_step(prior: float) -> float:
+    return math.log(prior) if prior > 0.0 else -math.inf
 
 
 def puct_scores(
@@ -170,15 +202,24 @@ def select_index(scores: Sequence[float] | np.ndarray, children: Sequence[NodeSt
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class UCT:
-    """UCT selection (``uct_scores``) for tree walks."""
+    """UCT selection (``uct_scores``) for tree walks.
+
+    The defaults are the prior-aware variant measured in ``docs/policies.md``: first-play value
+    ``first_play_value`` for unvisited children and a log-prior progressive bias of weight ``prior_weight``.
+    ``UCT(prior_weight=0.0, first_play_value=None)`` is classic UCB1 (unvisited children first, prior ignored).
+    """
 
     c: float = math.sqrt(2.0)
     virtual_loss: float = 0.0
+    prior_weight: float = 1.0
+    first_play_value: float | None = 0.5
     scope: SelectionScope = dataclasses.field(default=SelectionScope.TREE, init=False)
 
     def select(self, parent: NodeStats, children: Sequence[NodeStats]) -> int:
         """Index of the chosen child, or ``NO_CHILD``."""
-        return select_index(uct_scores(parent, children, c=self.c, virtual_loss=self.virtual_loss), children)
+        scores = uct_scores(parent, children, c=self.c, virtual_loss=self.virtual_loss,
+                            prior_weight=self.prior_weight, first_play_value=self.first_play_value)
+        return select_index(scores, children)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

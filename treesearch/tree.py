@@ -250,14 +250,19 @@ class ProofTree:
                 stack.extend(self.parents(n))
 
     # ---------------------------------------------------------------- selection
-    def stats(self, nid: int) -> NodeStats:
+    def stats(self, nid: int, *, parent: int | None = None) -> NodeStats:
         """``policies.NodeStats`` of ``nid``: raw visits plus ``in_flight`` (the selector applies virtual
-        loss); failed nodes are reported as exhausted; ``order`` is the node id."""
+        loss); failed nodes are reported as exhausted; ``order`` is the node id.
+
+        ``prior`` is the prior of the edge from ``parent`` when one is given, else of the edge that first
+        reached the node.  A transposition reached from ``parent`` by its main-line tactic thus keeps that
+        tactic's prior there, even when another parent first reached it by a low-prior fallback."""
         n = self.node(nid)
         status = {Status.OPEN: NodeStatus.OPEN, Status.PROVED: NodeStatus.PROVED}.get(n["status"],
                                                                                     NodeStatus.EXHAUSTED)
+        prior = n["prior"] if parent is None else float(self.edge(parent, nid).get("prior", n["prior"]))
         return NodeStats(
-            visits=n["visits"], value_sum=n["value_sum"], prior=n["prior"], in_flight=n["in_flight"],
+            visits=n["visits"], value_sum=n["value_sum"], prior=prior, in_flight=n["in_flight"],
             depth=n["depth"], log_prior=n["log_prior"], status=status, order=nid,
         )
 
@@ -282,7 +287,7 @@ class ProofTree:
                       if a["status"] is Status.OPEN and not a["expanded"] and not a["expanding"]]
             if not leaves:
                 return None
-            i = self._choose(selector, ROOT, leaves)
+            i = self._choose(selector, ROOT, leaves, edges=False)
             if i is None:
                 return None
             return [ROOT] + [n for n, _t in self.replay_path(leaves[i])]
@@ -306,8 +311,11 @@ class ProofTree:
 
         return descend(ROOT, [ROOT])
 
-    def _choose(self, selector: Any, parent: int, cands: Sequence[int]) -> int | None:
-        i = selector.select(self.stats(parent), [self.stats(c) for c in cands])
+    def _choose(self, selector: Any, parent: int, cands: Sequence[int], *, edges: bool = True) -> int | None:
+        """``selector.select`` over ``cands``; with ``edges`` (a tree walk) each candidate's prior is that of
+        its edge from ``parent``."""
+        kids = [self.stats(c, parent=parent if edges else None) for c in cands]
+        i = selector.select(self.stats(parent), kids)
         if i == NO_CHILD:
             return None
         try:

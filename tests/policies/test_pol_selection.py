@@ -199,7 +199,7 @@ def test_property_unvisited_child_beats_visited_ones_under_uct(visited, extra):
     fresh = NodeStats(prior=0.001, order=100)
     parent = NodeStats(visits=sum(s.visits for s in visited) + extra)
     children = visited + [fresh]
-    assert UCT().select(parent, children) == len(children) - 1
+    assert UCT(prior_weight=0.0, first_play_value=None).select(parent, children) == len(children) - 1
 
 
 @settings(max_examples=100, deadline=None)
@@ -224,3 +224,48 @@ def test_random_selection_is_reproducible_and_spreads():
     assert ((scores >= 0) & (scores < 1)).all()
     later = NodeStats(visits=1, order=0)
     assert random_scores(later, children, seed=1).tolist() != scores.tolist()
+
+
+# ----------------------------------------------------------------------------- prior-aware UCT (issue 13)
+def test_uct_first_play_and_progressive_bias_by_hand():
+    parent = NodeStats(visits=10)
+    children = kids(dict(visits=4, value_sum=2.0, prior=0.9), dict(prior=0.1))
+    scores = uct_scores(parent, children, c=2.0, prior_weight=1.0, first_play_value=0.5)
+    # visited: Q + c*sqrt(ln N / n) + w*ln(P)/(n+1); unvisited: v + c*sqrt(ln N / 1) + w*ln(P)/1
+    assert scores[0] == pytest.approx(0.5 + 2.0 * math.sqrt(math.log(10) / 4) + math.log(0.9) / 5)
+    assert scores[1] == pytest.approx(0.5 + 2.0 * math.sqrt(math.log(10)) + math.log(0.1))
+    assert scores.tolist() == pytest.approx([1.99636, 1.23227], abs=1e-4)
+    # classic UCB1 is the knobs' zero: the prior is ignored and unvisited children come first
+    assert uct_scores(parent, children, c=2.0)[1] == UNVISITED_SCORE
+    assert UCT(prior_weight=0.0, first_play_value=None).select(parent, children) == 1
+    assert UCT(c=2.0).select(parent, children) == 0
+
+
+def test_uct_zero_prior_child_scores_minus_inf_and_bad_knobs_are_errors():
+    parent = NodeStats(visits=3)
+    assert uct_scores(parent, kids(dict(prior=0.0)), prior_weight=1.0, first_play_value=0.5)[0] == -math.inf
+    assert not math.isnan(uct_scores(parent, kids(dict(prior=0.0)), prior_weight=0.0, first_play_value=0.5)[0])
+    with pytest.raises(StatsError, match="prior_weight"):
+        uct_scores(parent, kids(dict()), prior_weight=-1.0)
+    with pytest.raises(StatsError, match="first_play_value"):
+        uct_scores(parent, kids(dict()), first_play_value=1.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.0, 1.0), st.floats(1e-6, 1.0), st.floats(1e-6, 1.0))
+def test_property_uct_unvisited_children_are_ranked_by_prior(parent_visits, fpu, p1, p2):
+    parent = NodeStats(visits=parent_visits)
+    a, b = NodeStats(prior=p1, order=1), NodeStats(prior=p2, order=2)
+    sa, sb = uct_scores(parent, [a, b], prior_weight=1.0, first_play_value=fpu)
+    assert (sa > sb) == (p1 > p2) or p1 == p2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(4, 1000), st.floats(0.0, 1.0), st.floats(0.05, 1.0), st.floats(1e-6, 1.0))
+def test_property_uct_still_explores_every_child_given_enough_visits(n, q, prior, visited_prior):
+    """Consistency kept: the exploration term grows with ln N, so a low-prior unvisited child eventually beats a
+    child visited n >= 4 times, whatever its mean value."""
+    visited = NodeStats(visits=n, value_sum=q * n, prior=visited_prior, order=1)
+    fresh = NodeStats(prior=prior, order=2)
+    parent = NodeStats(visits=2**60)
+    assert UCT(first_play_value=0.0).select(parent, [visited, fresh]) == 1

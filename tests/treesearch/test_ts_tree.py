@@ -238,3 +238,61 @@ def test_goal_text_outside_lean_layout_is_a_state_of_its_own() -> None:
     tree = ProofTree(["p : Prop\n⊢ p"])
     child = tree.add_outcome(ROOT, "weird", goals=("no  turnstile\there",), handle=None, prior=1.0)
     assert tree.lookup(("no turnstile here",)) == child
+
+
+def _expansions_to_proof(selector, depth=8, budget=400):
+    """A synthetic search: every state has a main-line tactic (prior 0.98) one step nearer a proof `depth` steps
+    down, and two fallbacks (prior 0.01 each) that lead to fresh states which never close.  Each expansion backs up
+    0.5 (one goal left), 1.0 for the proof.  Returns the expansions until the root is proved."""
+    t = ProofTree(["⊢ m0"], canonical_fn=canon)
+    for expansions in range(1, budget + 1):
+        path = t.select(selector)
+        assert path is not None
+        leaf = path[-1]
+        goal = t.node(leaf)["goals"][0]
+        t.begin_expansion(leaf)
+        if goal.startswith("⊢ m"):
+            d = int(goal[3:])
+            t.add_outcome(leaf, "main", goals=[] if d + 1 == depth else [f"⊢ m{d + 1}"], prior=0.98)
+        for j in range(2):
+            t.add_outcome(leaf, f"fallback{j}", goals=[f"⊢ f{leaf}_{j}"], prior=0.01)
+        t.end_expansion(leaf)
+        t.backup(path, 1.0 if t.proved else 0.5)
+        if t.proved:
+            return expansions
+    return None
+
+
+def test_prior_aware_uct_follows_the_main_line_like_best_first():
+    """Issue 13: classic UCT (+inf for unvisited children, prior ignored) spends its budget breadth-first on
+    fallbacks; the prior-aware default needs the same expansions as best-first (one per proof step)."""
+    from policies.selection import PUCT, UCT, BestFirst
+
+    assert _expansions_to_proof(BestFirst()) == 8
+    assert _expansions_to_proof(UCT()) == 8
+    assert _expansions_to_proof(PUCT()) == 8
+    classic = _expansions_to_proof(UCT(prior_weight=0.0, first_play_value=None))
+    assert classic is None or classic > 50
+
+
+def test_tree_walk_sees_the_prior_of_the_edge_it_would_take():
+    """Regression (issue 13, taut_267_syllogism): a state first reached by a fallback (prior 0.01) and later by
+    another parent's main-line tactic (prior 0.98) was offered to UCT/PUCT with the fallback's prior at that
+    parent, which then descended into its fallbacks for the whole budget."""
+    from policies.selection import PUCT, UCT
+
+    t = ProofTree(["⊢ r"], canonical_fn=canon)
+    t.begin_expansion(ROOT)
+    a = t.add_outcome(ROOT, "main", goals=["⊢ a"], prior=0.98)
+    s = t.add_outcome(ROOT, "fallback", goals=["⊢ s"], prior=0.02)
+    t.end_expansion(ROOT)
+    t.backup([ROOT, a], 0.5)
+    t.backup([ROOT, s], 0.5)
+    t.begin_expansion(a)
+    assert t.add_outcome(a, "main", goals=["⊢ s"], prior=0.98) == s  # a transposition
+    f = t.add_outcome(a, "fallback", goals=["⊢ f"], prior=0.02)
+    t.end_expansion(a)
+    t.backup([ROOT, a], 0.5)
+    assert t.stats(s).prior == 0.02 and t.stats(s, parent=a).prior == 0.98 and t.stats(f, parent=a).prior == 0.02
+    for selector in (UCT(), PUCT()):
+        assert t.select(selector) == [ROOT, a, s]
