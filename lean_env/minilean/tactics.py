@@ -885,14 +885,20 @@ class TacticRunner:
             d = self.decl(g)
             if type(h) is FVar and (name == "_" or name == "-"):
                 return
-            if type(h) is FVar and d.lctx.get(h.id) is not None:
-                if d.lctx.get(h.id).name == name and not d.lctx.get(h.id).inaccessible:
+            old = d.lctx.get(h.id) if type(h) is FVar else None
+            if old is not None:
+                # a hypothesis: name it where it stands, keeping its free variable, so that the hypotheses and
+                # the target that mention it (the witness of an ∃) keep printing and checking
+                if old.name == name and not old.inaccessible:
                     return
+                lctx = d.lctx.replace(h.id, LocalDecl(h.id, name, old.type, old.value, aux=old.aux))
+                ng = self.new_goal(lctx, d.type, d.tag)
+                self.assign(g, ng)
+                self.replace_main([ng.id])
+                return
             ty = self.instantiated(self.el.infer(h, d.lctx))
             fid = fresh_id()
             lctx = d.lctx
-            if type(h) is FVar:
-                lctx = lctx.remove(h.id)
             ng = self.new_goal(lctx.add(LocalDecl(fid, name, ty, inaccessible=name == "_")), d.type, d.tag)
             self.assign(g, App(DLam(fid, name, ty, ng), h))
             self.replace_main([ng.id])
@@ -909,7 +915,8 @@ class TacticRunner:
             first = alts[0]
             rest = alts[1:]
             rest_pat = rest[0] if len(rest) == 1 else Syn("pat_alts", rest[0].start, rest[-1].end, (rest,))
-            gs = self.destruct(g, h, lambda tag, i: None, s)
+            names = {"inl": _field_name(first), "inr": _field_name(rest_pat)}
+            gs = self.destruct(g, h, lambda tag, i: names.get(tag), s)
             g1, g2 = gs
             tail = self.goals[2:]
             out = []
@@ -936,13 +943,16 @@ class TacticRunner:
             if not (type(fn) is Const and fn.name in ("And", "Exists", "Iff")):
                 raise ElabError(f"MiniLean: tuple pattern on a term of type\n  {self.el.pp(ty, d.lctx)}\nis outside "
                                 f"the supported fragment", s.start, s.end)
-            gs = self.destruct(g, h, lambda tag, i: None, s)
+            rest = items[1:]
+            rest_pat = rest[0] if len(rest) == 1 else Syn("pat_tuple", rest[0].start, rest[-1].end, (rest,))
+            # as Lean's rcases: the fields get the pattern's names when the case split introduces them (a
+            # witness named afterwards would leave the hypotheses about it pointing at a variable out of scope)
+            fields = (_field_name(items[0]), _field_name(rest_pat))
+            gs = self.destruct(g, h, lambda tag, i: fields[i], s)
             ng = gs[0]
             d2 = self.decl(ng)
             f1 = d2.lctx.decls[-2].fid
             f2 = d2.lctx.decls[-1].fid
-            rest = items[1:]
-            rest_pat = rest[0] if len(rest) == 1 else Syn("pat_tuple", rest[0].start, rest[-1].end, (rest,))
             tail = self.goals[1:]
             self.goals = [ng]
             self.rcases_on(FVar(f1), items[0], s)
@@ -1358,6 +1368,16 @@ def _conclusion(r: TacticRunner, ty: Expr, n: int) -> Expr:
             break
         t = instantiate(tw.body, Const("_")) if has_loose_bvar(tw.body) else tw.body
     return t
+
+
+def _field_name(pat: Syn) -> str | None:
+    """The name a constructor field gets from its rcases pattern (Lean's `RCasesPatt.name?`): the pattern's
+    own name, None for a tuple or a real alternative (the field is then inaccessible and destructed further)."""
+    if pat.kind == "pat_name":
+        return pat.args[0]
+    if pat.kind == "pat_alts" and len(pat.args[0]) == 1:
+        return _field_name(pat.args[0][0])
+    return None
 
 
 def _find(lctx: LocalContext, name: str):
