@@ -767,6 +767,11 @@ class TacticRunner:
         cname = fn.name if type(fn) is Const else None
         lctx = d.lctx
         clear = type(h) is FVar
+        if clear and cname in ("And", "Iff", "Or", "Exists"):
+            # a proof that other hypotheses or the target mention stays (Lean would rewrite them with the
+            # constructor; removing it would leave them pointing at a variable out of scope)
+            others = [x.type for x in d.lctx.decls if x.fid != h.id] + [self.instantiated(d.type)]
+            clear = not any(h.id in fvars_of(self.instantiated(t)) for t in others)
         if clear:
             lctx = lctx.remove(h.id)
 

@@ -124,6 +124,13 @@ def test_name_pattern_on_a_variable_others_mention(repl):
     assert repl.tac("exact h", r["proofState"])["proofStatus"] == "Completed"
 
 
+def test_a_proof_other_hypotheses_mention_is_kept(repl):
+    r = repl.tac("obtain ⟨a, b⟩ := h", _state(repl, "(p q : Prop) (h : p ∧ q) (e : h = h) : q"))
+    _no_fvar(r)
+    assert r["goals"] == ["case intro\np q : Prop\nh : p ∧ q\ne : h = h\na : p\nb : q\n⊢ q"]
+    assert repl.tac("exact b", r["proofState"])["proofStatus"] == "Completed"
+
+
 # -- property: generated nestings of ∃ (over Nat or Int) and ∧, destructured by a matching pattern
 
 
