@@ -212,3 +212,50 @@ def test_destructured_nestings_print_user_names_and_rebuild(shared_repl, shape, 
         assert all("h" not in h.names for h in g.hypotheses), goal  # the destructed hypothesis is gone
     done = shared_repl.tac(f"exact {pat}", r["proofState"])
     assert done["proofStatus"] == "Completed", (tactic, goal, done)
+
+
+# -- the bundled suite: no printed goal anywhere names a free variable by its internal id
+
+
+def _destructing_tactics(goal: str, depth: int) -> list[str]:
+    """Tactics that introduce or take apart: patterns on every hypothesis, `intro` patterns on the target."""
+    g = parse_goal(goal)
+    a, b, c = f"a{depth}", f"b{depth}", f"c{depth}"
+    out = [f"intro {a}", f"intro ⟨{a}, {b}⟩", f"intro ⟨{a}, {b}, {c}⟩", f"intro ⟨{a}, {b}⟩ {c}", "intros"]
+    for hyp in g.hypotheses:
+        if hyp.type_text.startswith(("Nat", "Int", "Prop", "Bool")) or "→ Prop" in hyp.type_text:
+            continue
+        for h in hyp.names:
+            out += [f"obtain ⟨{a}, {b}⟩ := {h}", f"rcases {h} with ⟨{a}, {b}, {c}⟩", f"obtain {a} | {b} := {h}",
+                    f"rcases {h} with ⟨{a}, {b}⟩ | {c}", f"cases {h}", f"obtain {a} := {h}"]
+    return out
+
+
+def test_no_internal_fvar_in_any_goal_of_the_bundled_suite(tmp_path):
+    """Every bundled theorem, explored two destructing steps deep (obtain / rcases / intro patterns, cases):
+    no reply carries `_fvar`, and no step is an internal error."""
+    from experiments.suites import load_suite
+
+    theorems = load_suite()
+    assert len(theorems) >= 100
+    repl = Repl(tmp_path)
+    steps = 0
+    try:
+        for thm in theorems:
+            r = repl.cmd(thm.source)
+            _no_fvar(r)
+            frontier = [(s["proofState"], s["goal"]) for s in r["sorries"]]
+            for depth in range(2):
+                nxt = []
+                for ps, goal in frontier:
+                    for tactic in _destructing_tactics(goal, depth):
+                        reply = repl.tac(tactic, ps)
+                        steps += 1
+                        _no_fvar(reply)
+                        assert "internal error" not in reply.get("message", ""), (thm.name, tactic, reply)
+                        if reply.get("goals"):
+                            nxt.append((reply["proofState"], reply["goals"][0]))
+                frontier = nxt[:12]
+    finally:
+        repl.close()
+    assert steps > 1000
