@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+from experiments.bench.llm_server import free_port
 from policies import load_policy
 from policies.errors import PolicyLoadError, StatsError
 from policies.openai_compat import (
@@ -186,7 +187,7 @@ def test_preflight_names_the_url_and_the_problem(llama_server):
                        match=r"/completions: probe request failed: HTTP 500 .*does this server take a list"):
         run(lambda: main(batch_prompts=True, max_retries=0))  # llama-cpp-python refuses a list of prompts
 
-    dead = f"http://127.0.0.1:{__import__('conftest').free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(PreflightError, match=r"model server http://127\.0\.0\.1:\d+/v1/models: cannot connect"):
         run(lambda: main(base_url=dead))
 
