@@ -691,7 +691,32 @@ class OpenAIProposer:
         prompt = render_prompt(self.template.text, context)
         base = self._base_seed(prompt, rng)
         per = min(n, self._choices_seen or n)
-        return await self._top_up(context, prompt, await self._call(context, prompt, per, base), n, base)
+        if self._choices_seen is None or per >= n:
+            return await self._top_up(context, prompt, await self._call(context, prompt, per, base), n, base)
+        # How many choices a reply holds is known (``n_per_request``, or seen before): every request at once.
+        # The requests (and their seeds) are the ones the sequential path sends, so replies and cache keys agree.
+        first: list[Sample] = []
+        failed: list[ModelServerError] = []
+
+        async def lead() -> None:
+            nonlocal first
+            try:
+                first = await self._call(context, prompt, per, base)
+            except ModelServerError as e:
+                failed.append(e)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lead)
+            try:
+                extra = await self._more(context, prompt, per, n, base)
+            except ModelServerError as e:
+                failed.append(e)
+                extra = []
+        if failed:
+            raise failed[0]
+        if len(first) < per:  # the server returned fewer than it did before: fill in, one more round
+            return await self._top_up(context, prompt, first + extra, n, base)
+        return (first + extra)[:n]
 
     async def _top_up(
         self, context: ProposalContext, prompt: str, samples: list[Sample], n: int, base: int | None
@@ -699,8 +724,13 @@ class OpenAIProposer:
         """``samples`` completed to ``n`` with more requests, concurrently, each with its own seed."""
         if len(samples) >= n:
             return samples[:n]
-        per = min(n, self._choices_seen or len(samples) or 1)
-        missing = n - len(samples)
+        return samples + await self._more(context, prompt, len(samples), n, base)
+
+    async def _more(self, context: ProposalContext, prompt: str, have: int, n: int, base: int | None) -> list[Sample]:
+        """The samples from ``have`` to ``n``: concurrent requests of as many choices as a reply holds, the
+        ``i``-th seeded ``base + 1 + i``; raises the first :class:`ModelServerError`."""
+        per = min(n, self._choices_seen or have or 1)
+        missing = n - have
         sizes = [per] * (missing // per) + ([missing % per] if missing % per else [])
         extra: list[list[Sample]] = [[] for _ in sizes]
         errors: list[ModelServerError] = []
@@ -716,7 +746,7 @@ class OpenAIProposer:
                 tg.start_soon(one, i, size)
         if errors:
             raise errors[0]
-        return samples + [s for chunk in extra for s in chunk]
+        return [s for chunk in extra for s in chunk]
 
     def _tactic(self, text: str) -> str:
         body = text
