@@ -20,6 +20,7 @@ import importlib.util
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -151,14 +152,14 @@ class LlamaServer:
 
 
 def start_llama_server(model: Path, log: Path, *, alias: str = MODEL_ALIAS, threads: int = 1,
-                       n_ctx: int = 1024, timeout: float = START_TIMEOUT) -> LlamaServer:
-    """Start llama-cpp-python's OpenAI-compatible server for ``model`` on 127.0.0.1 (a free port), its output
-    in ``log``; returns once ``GET /v1/models`` answers 200.  Raises :class:`LlmServerError` (the process
-    killed and reaped) when it exits or does not answer within ``timeout`` seconds."""
+                       n_ctx: int = 1024, timeout: float = START_TIMEOUT, port: int | None = None) -> LlamaServer:
+    """Start llama-cpp-python's OpenAI-compatible server for ``model`` on 127.0.0.1 (``port``; default: a free
+    one), its output in ``log``; returns once ``GET /v1/models`` answers 200.  Raises :class:`LlmServerError`
+    (the process killed and reaped) when it exits or does not answer within ``timeout`` seconds."""
     _need("llama_cpp")
     import httpx
 
-    port = free_port()
+    port = port or free_port()
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
             "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", str(n_ctx),
             "--n_threads", str(threads), "--n_batch", "64", "--verbose", "false"]
@@ -185,3 +186,36 @@ def start_llama_server(model: Path, log: Path, *, alias: str = MODEL_ALIAS, thre
         raise
     server.start_seconds = time.monotonic() - t0
     return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m experiments.bench.llm_server``: serve the tiny random model (or ``--model`` GGUF) until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.bench.llm_server", description=(
+        "Serve a GGUF model with llama-cpp-python's OpenAI-compatible server on 127.0.0.1 (default: the tiny random "
+        "test model, written to a temporary file), for a dry run of experiments/configs/openai-llamacpp.toml."))
+    parser.add_argument("--model", type=Path, help="a GGUF file (default: the tiny random llama model)")
+    parser.add_argument("--alias", default=MODEL_ALIAS, help=f"the model name the server lists (default {MODEL_ALIAS})")
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cryo-llm-server-") as tmp:
+        model = args.model or write_tiny_llama(Path(tmp) / "tiny.gguf")
+        try:
+            server = start_llama_server(model, Path(tmp) / "server.log", alias=args.alias, threads=args.threads,
+                                        port=args.port)
+        except LlmServerError as e:
+            print(f"llm_server: {e}", file=sys.stderr)
+            return 1
+        with server:
+            print(f"serving {args.alias!r} at {server.url} (pid {server.pid}); Ctrl-C stops it", flush=True)
+            try:
+                server.proc.wait()
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

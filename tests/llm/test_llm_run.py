@@ -184,3 +184,17 @@ def test_bad_settings_are_the_proposers_own_error_naming_the_config(tmp_path):
     assert proc.returncode == 2 and "an API key never goes in a config" in proc.stderr
     assert "sk-123" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.timeout(400)
+def test_the_worked_llamacpp_config_proves_its_theorems(llama_server, tmp_path):
+    """experiments/configs/openai-llamacpp.toml as shipped, pointed at this session's server."""
+    cfg = ROOT / "experiments" / "configs" / "openai-llamacpp.toml"
+    out = tmp_path / "worked"
+    proc = cryo("run", str(cfg), "--no-progress", "--backend", "native", "-o", str(out),
+                "--set", f"policy.settings.base_url={toml_str(llama_server.url)}")
+    assert proc.returncode == 0, f"cryo run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    rows = read_results(out / "results.jsonl")
+    assert [r.theorem for r in rows] == THEOREMS
+    assert all(r.status == "proved" and r.recheck == "passed" and r.model["stats"]["model_calls"] > 0
+               for r in rows), [(r.theorem, r.status, r.errors) for r in rows]
