@@ -266,14 +266,17 @@ class BatchWindow:
         self._tg: TaskGroup | None = None
         self._send: Any = None
         self._receive: Any = None
+        self._scopes: set[anyio.CancelScope] = set()  # the dispatcher's and each batch's, for cancel()
+        self._cancelled = False
 
     async def __aenter__(self) -> BatchWindow:
         if self._tg is not None:
             raise PolicyError("BatchWindow is already open")
         self._send, self._receive = anyio.create_memory_object_stream[_Request](max_buffer_size=math.inf)
+        self._cancelled = False
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
-        self._tg.start_soon(self._dispatch)
+        self._tg.start_soon(self._guarded, self._dispatch)
         return self
 
     async def __aexit__(
@@ -289,9 +292,23 @@ class BatchWindow:
             await self._receive.aclose()
 
     def cancel(self) -> None:
-        """Cancel every batch in flight and drop queued requests; their callers get a :class:`ProposalError`."""
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+        """Cancel every batch in flight and drop queued requests; their callers get a :class:`ProposalError`,
+        and so does every later ``propose``.  Only the window's own tasks are cancelled, not the code inside
+        ``async with``."""
+        self._cancelled = True
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    async def _guarded(self, fn: Any, *args: Any) -> None:
+        """Run one of the window's tasks in a cancel scope of its own, which ``cancel`` cancels."""
+        with anyio.CancelScope() as scope:
+            if self._cancelled:
+                scope.cancel()
+            self._scopes.add(scope)
+            try:
+                await fn(*args)
+            finally:
+                self._scopes.discard(scope)
 
     async def _dispatch(self) -> None:
         async with self._receive:
@@ -315,7 +332,7 @@ class BatchWindow:
                     for r in batch:
                         by_k.setdefault(r.k, []).append(r)
                     for group in by_k.values():
-                        self._tg.start_soon(self._run_batch, group)
+                        self._tg.start_soon(self._guarded, self._run_batch, group)
                     batch = []
             except BaseException:  # cancelled (``cancel``): release every caller still queued, then re-raise
                 queued = list(batch)
@@ -354,6 +371,8 @@ class BatchWindow:
         """The proposals for one context, served in a batch; raises the error that failed it."""
         if self._tg is None:
             raise PolicyError("BatchWindow is not open; use `async with BatchWindow(...) as window:`")
+        if self._cancelled:
+            raise ProposalError("the batch window was closed before the proposer answered")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise StatsError(f"the number of tactics wanted must be an int >= 1, got {k!r}")
         req = _Request(context, k, rng)

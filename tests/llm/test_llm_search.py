@@ -83,3 +83,10 @@ def _argv_with_init():
     from lean_env.repl_cmd import minilean_argv
 
     return minilean_argv(library_size=20, imports=("Mathlib",))
+
+
+def test_a_goal_text_that_does_not_parse_is_left_unparsed():
+    from treesearch.driver import _parsed
+
+    good, bad, empty = _parsed(["p : Prop\n⊢ p", "no turnstile here", ""])
+    assert good.target == "p" and bad is None and empty is None
