@@ -30,6 +30,7 @@ import inspect
 import json
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -51,7 +52,7 @@ from treesearch.budget import (
     SearchBudget,
 )
 from treesearch.errors import BackendError, StateLost, TreeSearchError
-from treesearch.theorem import _BY_SORRY, Theorem
+from treesearch.theorem import Theorem
 from treesearch.tree import NO_HANDLE, ROOT, ProofTree, Status
 
 SAVE_FORMAT = "cryo-search/1"
@@ -72,8 +73,9 @@ class SearchResult:
     the start until the expansion that proved the root ended (``wall`` when the root was proved at open;
     ``None`` when not proved). ``close_seconds``: seconds ``search`` spent closing a backend it owned (0 when
     the caller closes it). ``batching``: the proposal window's statistics (``BatchWindow.stats()``: batches,
-    requests, largest and mean batch, summed wait) and its ``batch_size`` / ``batch_wait``. ``recheck_status``: ``passed``, ``failed``, ``skipped`` (not asked for, or
-    interrupted; ``recheck_note`` says which), ``none`` (no proof) or ``error`` (the re-check repl failed)."""
+    requests, largest and mean batch, summed wait) and its ``batch_size`` / ``batch_wait``.
+    ``recheck_status``: ``passed``, ``failed``, ``skipped`` (not asked for, or interrupted; ``recheck_note``
+    says which), ``none`` (no proof) or ``error`` (the re-check repl failed)."""
 
     theorem: Theorem
     backend: str
@@ -186,6 +188,9 @@ class _PolicyClock:
         finally:
             self.seconds += time.perf_counter() - t0
             self.calls += 1
+
+
+_BY_SORRY = re.compile(r":=\s*by\s+sorry\s*$")  # how every Theorem.source ends (checked by Theorem)
 
 
 def _statement(theorem: Theorem) -> str:
