@@ -2,7 +2,7 @@
 
 * ``tiny_model``: the tiny random-weight llama GGUF (``experiments.bench.llm_server.write_tiny_llama``, shared
   with ``cryo bench llm``), written once per session.
-* ``llama_server`` (session) / ``fresh_llama_server`` (per test, may be killed by the test): llama-cpp-python's
+* ``llama_server`` (per module) / ``fresh_llama_server`` (per test, may be killed by the test): llama-cpp-python's
   OpenAI-compatible server (``python -m llama_cpp.server``) on a free 127.0.0.1 port, ready when
   ``/v1/models`` answers; killed and reaped by pid at the end.  A server that cannot start FAILS the test
   (llama-cpp-python is the ``llm`` extra that ``make setup`` installs; it is never skipped).
@@ -46,8 +46,9 @@ def start_llama_server(model: Path, log: Path) -> LlamaServer:
         pytest.fail(str(e), pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def llama_server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    # per module, not per session: later test packages check that no child process of the session is alive
     server = start_llama_server(tiny_model, tmp_path_factory.mktemp("llm-log") / "server.log")
     try:
         yield server
