@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Sequence
 
-__all__ = ["main", "build_parser", "CONFIGS_DIR", "backend_checks", "format_backend_checks"]
+__all__ = ["main", "build_parser", "CONFIGS_DIR", "backend_checks", "format_backend_checks", "policy_check"]
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -223,9 +223,40 @@ def _add_backend_checks_to_doctor(sub: argparse._SubParsersAction) -> None:
         found = backend_checks()
         print(format_backend_checks(found))
         failed = any(not c.ok for _name, checks in found for c in checks)
+        if getattr(args, "config", None):
+            print()
+            ok, line = policy_check(args.config, getattr(args, "set", None) or [])
+            print(f"[{'ok' if ok else 'FAIL':>4}] {line}")
+            failed = failed or not ok
         return max(status, 1 if failed else 0)
 
+    doctor.add_argument("--config", metavar="CONFIG.toml",
+                        help="also load this experiment's policies and check its proposer (a model server: "
+                             "/v1/models answers and names the model), as `cryo run` does before it starts")
+    if not any("--set" in a.option_strings for a in doctor._actions):
+        doctor.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                            help="with --config: override one config key; repeatable")
     doctor.set_defaults(func=run_doctor)
+
+
+def policy_check(config_path: str | Path, overrides: Sequence[str] = ()) -> tuple[bool, str]:
+    """(ok, one line): the config's policies load and its proposer's preflight passes (`cryo doctor --config`)."""
+    from experiments.config import ConfigError, load_config
+    from experiments.errors import RunError
+    from experiments.runner import check_policies
+
+    try:
+        config = load_config(config_path, overrides=list(overrides))
+        found = check_policies(config)
+    except (ConfigError, RunError) as e:
+        return False, f"policies: {e}"
+    proposer = config.policy.proposer or "propositional"
+    if found is None:
+        return True, f"policies: proposer {proposer!r} loads (it has no server to check)"
+    logprobs = {True: "with log-probabilities", False: "without log-probabilities (priors from frequencies)",
+                None: "not probed"}[found.get("logprobs")]
+    return True, (f"policies: proposer {proposer!r}: model server {found.get('url')} serves "
+                  f"{found.get('model')!r}, {logprobs}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

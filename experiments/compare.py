@@ -22,7 +22,7 @@ from experiments.output import expand_output
 from experiments.plots import write_plots
 from experiments.progress import Progress
 from experiments.results import ResultRow, ResultsWriter
-from experiments.runner import run_experiment
+from experiments.runner import preflight, run_experiment
 from experiments.summary import BackendSummary, counters_markdown, summarize_by_backend, table_markdown
 
 __all__ = ["CompareOutcome", "compare_backends", "write_report"]
@@ -118,6 +118,8 @@ def compare_backends(
     out = Path(output_dir) if output_dir is not None else expand_output(config, started)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunError(f"output directory {out} already exists and is not empty; choose another, or remove it")
+    for kind in kinds:  # the policies (a model server answers), the settings and each kind, before anything is written
+        preflight(config.with_backend(kind))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(config.text, encoding="utf-8")
     rows: list[ResultRow] = []

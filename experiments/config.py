@@ -79,7 +79,7 @@ class Key:
 
     section: str
     name: str
-    kind: str  # "str" | "int" | "float" | "bool" | "list[str]" | "size" | "policy"
+    kind: str  # "str" | "int" | "float" | "bool" | "list[str]" | "size" | "policy" | "table"
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
@@ -96,6 +96,8 @@ class Key:
             return 'builtin name or "package.module:Name"'
         if self.kind == "list[str]":
             return "array of strings"
+        if self.kind == "table":
+            return "a table (its keys are checked by the proposer)"
         bounds = []
         if self.minimum is not None:
             bounds.append(f">= {self.minimum:g}")
@@ -150,6 +152,19 @@ SCHEMA: tuple[Key, ...] = (
     Key("policy", "value", "policy", "",
         "Value of a reached state backed up after each expansion: `goal-size`, `constant`, a dotted path or "
         "an entry point (empty: 1 / (1 + number of goals))."),
+    Key("policy", "settings", "table", {},
+        "Keyword arguments of the proposer, written as the sub-table `[policy.settings]` (for `openai`: "
+        "`model`, `base_url`, `api_key_env`, `template`, `n`, `temperature`, `top_p`, `max_tokens`, `stop`, "
+        "`seed`, `timeout`, `max_concurrency`, `extra_body`, ...; see docs/policies.md). The proposer checks "
+        "them when the run's preflight builds it. An API key never goes here: name its environment variable "
+        "with `api_key_env`."),
+    Key("policy", "batch_size", "int", 1,
+        "Proposal requests of concurrent expansions merged into one proposer call (a model server may serve "
+        "them in one request); never more than [search] max_in_flight. 1: each request is sent at once.",
+        minimum=1),
+    Key("policy", "batch_wait", "float", 0.005,
+        "Seconds a batch of proposal requests stays open for more after its first (with batch_size > 1).",
+        minimum=0.0, maximum=10.0),
     # [suite]
     Key("suite", "paths", "list[str]", ["bundled:*.lean"],
         "Theorem files, directories or globs, relative to the config file; `bundled:GLOB` names the bundled "
@@ -298,9 +313,15 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class PolicyConfig:
+    """`[policy]`: the policies by spec, the proposer's keyword arguments (`[policy.settings]`) and the
+    proposal batching window."""
+
     selector: str
     proposer: str
     value: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int = 1
+    batch_wait: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -371,6 +392,8 @@ class ExperimentConfig:
                     v = str(v)
                 elif isinstance(v, tuple):
                     v = list(v)
+                elif isinstance(v, Mapping):
+                    v = dict(v)
                 row[k.name] = v
             out[section] = row
         return out
@@ -416,6 +439,14 @@ def _check_value(key: Key, value: Any, where: str) -> Any:
             return parse_size(value)
         except (TypeError, ValueError) as e:
             raise bad(str(e)) from e
+    if kind == "table":
+        if not isinstance(value, dict):
+            raise bad(f"expected a table (write it as [{key.section}.{key.name}]), got {type(value).__name__}")
+        for secret in ("api_key",):
+            if secret in value:
+                raise ConfigError(f"{where}: an API key never goes in a config (found `{secret}`); export it in "
+                                  "the environment and name the variable with api_key_env = \"MY_API_KEY\"")
+        return dict(value)
     raise ConfigError(f"internal: key {key.section}.{key.name} has unknown kind {kind!r}")
 
 
@@ -459,7 +490,12 @@ def parse_config(
         ov_items = [_parse_override(o) for o in overrides]
     for section, name, value in ov_items:
         table = data.setdefault(section, {})
-        if isinstance(table, dict):
+        if not isinstance(table, dict):
+            continue
+        head, dot, rest = name.partition(".")
+        if dot and isinstance(table.get(head, {}), dict):  # `policy.settings.model=...`: one key of a sub-table
+            table[head] = {**table.get(head, {}), rest: value}
+        else:
             table[name] = value
 
     selected = data.get("backend", {}).get("kind") if isinstance(data.get("backend"), dict) else None
@@ -598,6 +634,8 @@ def _bundled_configs() -> str:
 def _fmt_default(key: Key) -> str:
     if key.default is _NOTHING:
         return "(absent)"
+    if isinstance(key.default, dict):
+        return "`{}`"
     if isinstance(key.default, bool):
         return "`true`" if key.default else "`false`"
     if isinstance(key.default, (list, tuple)):

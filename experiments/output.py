@@ -18,7 +18,7 @@ from experiments.errors import RunError
 from experiments.results import ResultRow
 from experiments.summary import counters_markdown, summarize_by_backend, table_markdown
 
-__all__ = ["expand_output", "prepare_output", "tree_name", "write_summary"]
+__all__ = ["expand_output", "prepare_output", "tree_name", "write_summary", "model_summary"]
 
 
 def expand_output(config: ExperimentConfig, started: datetime) -> Path:
@@ -56,6 +56,21 @@ def tree_name(name: str, repeat: int, repeats: int) -> str:
     return f"{safe}.r{repeat}.json" if repeats > 1 else f"{safe}.json"
 
 
+def model_summary(rows: Sequence[ResultRow]) -> str:
+    """One line on the model calls of rows whose proposer recorded them (`ResultRow.model`); "" when none did."""
+    calls = [c for r in rows if r.model for c in r.model["calls"]]
+    if not calls:
+        return ""
+    live = [c for c in calls if not c["cached"]]
+    lat = sorted(c["latency"] for c in live)
+    median = lat[len(lat) // 2] if lat else 0.0
+    errors = sum(c["error"] is not None for c in calls)
+    return (f"Model calls: {len(live)} to the server ({len(calls) - len(live)} answered from the cache), "
+            f"{sum(c['prompt_tokens'] for c in live)} prompt and {sum(c['completion_tokens'] for c in live)} "
+            f"completion tokens, median latency {median * 1000:.0f} ms, {errors} failed, "
+            f"{sum(c['retries'] for c in calls)} retries.")
+
+
 def write_summary(out: Path, config: ExperimentConfig, rows: Sequence[ResultRow], *, interrupted: bool,
                   theorems: int, extra: str = "") -> Path:
     """summary.md: what ran, the table, the backend counters, and one line per theorem."""
@@ -77,6 +92,9 @@ def write_summary(out: Path, config: ExperimentConfig, rows: Sequence[ResultRow]
     ]
     if rows:
         lines += [counters_markdown(summaries), ""]
+    model = model_summary(rows)
+    if model:
+        lines += [model, ""]
     if extra:
         lines += [extra, ""]
     lines += ["| theorem | repeat | status | re-check | expansions | wall | proof |", "|---|---|---|---|---|---|---|"]

@@ -23,10 +23,16 @@ __all__ = [
     "read_results",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Schema 1 rows (before `counters` and `peak_processes`) are still read: `counters` {} and `peak_processes`
-# None there mean "not recorded".
-READABLE_SCHEMAS = (1, 2)
+# None there mean "not recorded".  Schema 2 rows (before `model`) are read with `model` None.
+READABLE_SCHEMAS = (1, 2, 3)
+# One model call of the row's `model.calls` (policies.openai_compat.CallRecord): field -> allowed JSON types.
+CALL_FIELDS: dict[str, tuple[type, ...]] = {
+    "endpoint": (str,), "theorem": (str,), "depth": (int,), "n_asked": (int,), "n_returned": (int,),
+    "prompt_tokens": (int,), "completion_tokens": (int,), "latency": (int, float), "cached": (bool,),
+    "retries": (int,), "seed": (int, type(None)), "error": (str, type(None)), "prompts": (int,),
+}
 
 # Why the search of one theorem ended.
 STATUSES = ("proved", "exhausted", "expansions", "wall", "memory", "interrupted", "open-failed", "error")
@@ -54,6 +60,9 @@ class ResultRow:
     pickles.  `expansion_latencies_s` holds the wall time of every expansion, in order.  `counters` are the
     backend's counters (`COUNTER_KEYS`: faults, warm hits, evicted-state rebuilds, root rebuilds) and
     `peak_processes` the most repl processes it held at once (schema 1 rows: `{}` and None, not recorded).
+    `model` is what a model-server proposer recorded during this search: `calls` (one object per model call or
+    cache hit: tokens, latency, retries, error; see `CALL_FIELDS`) and `stats` (its totals); None when the
+    proposer records no model calls (and in schema 1-2 rows).
     """
 
     run: str
@@ -83,6 +92,7 @@ class ResultRow:
     peak_processes: int | None = 0
     schema: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """One JSON line (no newline)."""
@@ -99,7 +109,7 @@ class ResultRow:
             raise ResultsError(f"{where}: schema {schema!r}; this reader knows schemas "
                                f"{', '.join(map(str, READABLE_SCHEMAS))}")
         later = ("counters", "peak_processes")  # fields schema 1 did not have
-        optional = ("schema", "extra", *(later if schema == 1 else ()))
+        optional = ("schema", "extra", "model", *(later if schema == 1 else ()))
         missing = [n for n in names if n not in data and n not in optional]
         if missing:
             raise ResultsError(f"{where}: missing fields {missing}")
@@ -150,7 +160,41 @@ class ResultRow:
              f"an object with exactly the keys {COUNTER_KEYS}, each an int >= 0")
         need("peak_processes", is_count(peak) or (schema == 1 and peak is None), "an int >= 0")
         need("extra", isinstance(data.get("extra", {}), dict), "an object")
+        _check_model(data.get("model"), where, schema)
         return cls(**data)
+
+
+def _check_model(model: Any, where: str, schema: int) -> None:
+    """`model` is null, or `{"calls": [CALL_FIELDS objects], "stats": {name: number}}` (schema 3 only)."""
+    if model is None:
+        return
+    if schema < 3:
+        raise ResultsError(f"{where}: field 'model' appeared in schema 3; this row says schema {schema}")
+
+    def bad(what: str) -> ResultsError:
+        return ResultsError(f"{where}: field 'model' {what}")
+
+    if not isinstance(model, dict) or set(model) != {"calls", "stats"}:
+        raise bad("must be null or an object with exactly the keys ['calls', 'stats']")
+    stats = model["stats"]
+    if not isinstance(stats, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              and math.isfinite(v) and v >= 0 for v in stats.values()):
+        raise bad(f"stats = {stats!r} must be an object of numbers >= 0")
+    calls = model["calls"]
+    if not isinstance(calls, list):
+        raise bad(f"calls must be an array, got {type(calls).__name__}")
+    for i, call in enumerate(calls):
+        if not isinstance(call, dict) or set(call) != set(CALL_FIELDS):
+            raise bad(f"calls[{i}] must be an object with exactly the keys {sorted(CALL_FIELDS)}, got {call!r}")
+        for name, types in CALL_FIELDS.items():
+            value = call[name]
+            ok = isinstance(value, bool) if bool in types else (isinstance(value, types)
+                                                                 and not isinstance(value, bool))
+            if ok and isinstance(value, (int, float)) and not isinstance(value, bool):
+                ok = math.isfinite(value) and (value >= 0 or name == "seed")
+            if not ok:
+                allowed = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise bad(f"calls[{i}].{name} = {value!r} must be {allowed}" + (" >= 0" if int in types else ""))
 
 
 class ResultsWriter:

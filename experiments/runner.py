@@ -5,8 +5,9 @@ The loop over theorems and repeats, the run's context and Ctrl-C live here; the 
 is `experiments.output`, the progress display `experiments.progress`.
 
 The backend kind comes from the registry (`treesearch.backends.backend_kind`): before anything is written,
-`preflight` loads the policies, makes one backend with the run's settings and runs the kind's `preflight`
-checks; then the kind's `run_context` wraps the whole run (what its theorems share, e.g. criu's post-import
+`preflight` loads the policies (the proposer built with `[policy.settings]`, and a model server's proposer
+checks its server: `/v1/models` answers and names the model), makes one backend with the run's settings and
+runs the kind's `preflight` checks; then the kind's `run_context` wraps the whole run (what its theorems share, e.g. criu's post-import
 header images or native's warm repls), and each theorem gets a fresh backend from `kind.make(...)`.
 
 Ctrl-C sets the run's stop signal: the current theorem's search ends as `interrupted` (its row says so; a
@@ -36,7 +37,8 @@ from experiments.suites import Theorem as SuiteTheorem
 from experiments.suites import load_suite
 
 __all__ = ["RunError", "RunOutcome", "run_experiment", "repl_argv", "prepare_output", "preflight",
-           "backend_settings", "Progress", "RichProgress", "DEFAULT_PROPOSER"]
+           "check_policies", "proposer_preflight", "model_record", "backend_settings", "Progress", "RichProgress",
+           "DEFAULT_PROPOSER"]
 
 # names other modules imported from here before the output and progress modules existed
 _expand_output = expand_output
@@ -74,13 +76,50 @@ DEFAULT_PROPOSER = "propositional"
 
 
 def _load_policies(config: ExperimentConfig) -> tuple[Any, Any, Any]:
-    """(selector, proposer, value or None) from `[search] algorithm` and `[policy]`."""
+    """(selector, proposer, value or None) from `[search] algorithm` and `[policy]`; the proposer is built with
+    the keyword arguments of `[policy.settings]`."""
     from policies import load_policy
 
     selector = load_policy("selector", config.policy.selector or config.search.algorithm)
-    proposer = load_policy("proposer", config.policy.proposer or DEFAULT_PROPOSER)
+    proposer = load_policy("proposer", config.policy.proposer or DEFAULT_PROPOSER, **dict(config.policy.settings))
     value = load_policy("value", config.policy.value) if config.policy.value else None
     return selector, proposer, value
+
+
+async def proposer_preflight(proposer: Any) -> dict[str, Any] | None:
+    """Run a proposer's own `async preflight()` (a model server's: `/v1/models` answers and names the model, a
+    one-token probe parses), then close it; None for a proposer without one.  Raises what the proposer raises
+    (`policies.openai_compat.PreflightError`: one line naming the URL and what is wrong)."""
+    import inspect
+
+    check = getattr(proposer, "preflight", None)
+    if check is None or not inspect.iscoroutinefunction(check):
+        return None
+    try:
+        return dict(await check())
+    finally:
+        aclose = getattr(proposer, "aclose", None)
+        if aclose is not None and inspect.iscoroutinefunction(aclose):
+            await aclose()
+
+
+def check_policies(config: ExperimentConfig) -> dict[str, Any] | None:
+    """Load the policies and run the proposer's preflight (`proposer_preflight`); a failure is one `RunError`
+    naming the config and what was wrong.  Returns what the proposer's preflight found (None: nothing to
+    check)."""
+    from policies.errors import PolicyError
+
+    where = config.source or "config"
+    try:
+        _selector, proposer, _value = _load_policies(config)
+    except PolicyError as e:
+        settings = " / [policy.settings]" if config.policy.settings else ""
+        raise RunError(f"{where}: cannot load the policies ([search] algorithm, [policy] "
+                       f"selector / proposer / value{settings}): {e}") from e
+    try:
+        return anyio.run(proposer_preflight, proposer)
+    except PolicyError as e:
+        raise RunError(f"{where}: [policy] proposer = {config.policy.proposer!r} cannot run: {e}") from e
 
 
 def backend_settings(config: ExperimentConfig) -> dict[str, Any]:
@@ -101,17 +140,14 @@ def _kind(config: ExperimentConfig) -> Any:
 
 
 def preflight(config: ExperimentConfig) -> list[Any]:
-    """Fail (`RunError`) before anything is written when the policies cannot be loaded, the backend kind rejects
-    its settings, or one of the kind's preflight checks fails; returns the kind's `Check` rows."""
-    from policies.errors import PolicyError
+    """Fail (`RunError`) before anything is written when the policies cannot be loaded, the proposer's own
+    preflight fails (a model server that does not answer, refuses the key or does not serve the model), the
+    backend kind rejects its settings, or one of the kind's preflight checks fails; returns the kind's `Check`
+    rows."""
     from treesearch.errors import TreeSearchError
 
     where = config.source or "config"
-    try:
-        _load_policies(config)
-    except PolicyError as e:
-        raise RunError(f"{where}: cannot load the policies ([search] algorithm, [policy] "
-                       f"selector / proposer / value): {e}") from e
+    check_policies(config)
     kind = _kind(config)
     settings = backend_settings(config)
 
@@ -153,6 +189,18 @@ def _finite(x: float) -> float:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def model_record(proposer: Any) -> dict[str, Any] | None:
+    """The results row's `model` field: the model calls a proposer made since the last take (`take_records()`,
+    each a `CallRecord`: tokens, latency, cached, retries, error) and its totals (`stats()`); None for a
+    proposer that records no model calls."""
+    take = getattr(proposer, "take_records", None)
+    if not callable(take):
+        return None
+    calls = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in take()]
+    stats = proposer.stats() if callable(getattr(proposer, "stats", None)) else {}
+    return _jsonable({"calls": calls, "stats": stats})
 
 
 # ------------------------------------------------------------------------------------------ one theorem
@@ -214,6 +262,8 @@ async def _search_one(ctx: _RunContext, thm: SuiteTheorem, *, repeat: int) -> Re
         on_event=on_event,
         stop=ctx.stop,
         failures=_search_failures(),
+        batch_size=config.policy.batch_size,
+        batch_wait=config.policy.batch_wait,
     )
     errors = [_error_text(e) for e in result.errors]
     if result.proved:
@@ -266,7 +316,8 @@ async def _search_one(ctx: _RunContext, thm: SuiteTheorem, *, repeat: int) -> Re
         counters={k: int(v) for k, v in result.counters.items()},
         peak_processes=int(result.peak_processes),
         extra={"peak_in_flight": result.peak_in_flight, "stopped_by": result.stopped_by,
-               "backend_settings": _jsonable(result.backend_settings)},
+               "backend_settings": _jsonable(result.backend_settings), "batching": _jsonable(result.batching)},
+        model=model_record(proposer),
     )
 
 

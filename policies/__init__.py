@@ -2,6 +2,7 @@
 
 Selection math is pure (:mod:`policies.selection`); proposers read goals (:mod:`policies.proposers`);
 :func:`load_policy` loads any of them by builtin name, ``pkg.mod:Class`` or entry point ``cryo.policies``.
+The async seam the search driver awaits (:mod:`policies.seam`: contexts, batching, ``finalize``) is exported too.
 """
 
 from policies.base import (
@@ -22,6 +23,16 @@ from policies.errors import GoalParseError, PolicyError, PolicyLoadError, StatsE
 from policies.formula import is_tautology, parse_formula, render
 from policies.proposers import FixedTactics, PropositionalProposer
 from policies.registry import BUILTINS, ENTRY_POINT_GROUP, load_policy
+from policies.seam import (
+    AsyncProposer,
+    BatchWindow,
+    ProposalContext,
+    ProposalError,
+    SyncProposerAdapter,
+    as_async_proposer,
+    finalize,
+    normalise_tactic,
+)
 from policies.selection import (
     PUCT,
     UCT,
@@ -74,6 +85,14 @@ __all__ = [
     "GoalSizeValue",
     "load_policy",
     "BUILTINS",
+    "ProposalContext",
+    "ProposalError",
+    "AsyncProposer",
+    "SyncProposerAdapter",
+    "BatchWindow",
+    "as_async_proposer",
+    "finalize",
+    "normalise_tactic",
     "ENTRY_POINT_GROUP",
     "parse_formula",
     "render",

@@ -31,11 +31,13 @@ dependency on pydantic models that lag behind what non-OpenAI servers return.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import os
 import random
+import ssl
 import string
 import textwrap
 import time
@@ -257,6 +259,19 @@ class _Failed(Exception):
         self.after = after
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process, made the way httpx makes its default (certifi's CA bundle when installed).
+
+    Building it loads every CA certificate (0.15-0.25 s here); httpx would do so for every new client, i.e. for
+    every search, since a search closes its proposer's client when it stops."""
+    try:
+        import certifi
+    except ImportError:  # httpx depends on certifi; without it, the system's CA store
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _count(value: Any) -> int:
     """A token count from a reply's ``usage`` (0 when absent or not a count)."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
@@ -434,8 +449,10 @@ class OpenAIProposer:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            secure = self.base_url.startswith("https:")
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout),
+                verify=_tls_context() if secure else False,  # plain http: no CA bundle to load
                 limits=httpx.Limits(max_connections=self.max_concurrency,
                                     max_keepalive_connections=self.max_concurrency),
             )
@@ -691,7 +708,32 @@ class OpenAIProposer:
         prompt = render_prompt(self.template.text, context)
         base = self._base_seed(prompt, rng)
         per = min(n, self._choices_seen or n)
-        return await self._top_up(context, prompt, await self._call(context, prompt, per, base), n, base)
+        if self._choices_seen is None or per >= n:
+            return await self._top_up(context, prompt, await self._call(context, prompt, per, base), n, base)
+        # How many choices a reply holds is known (``n_per_request``, or seen before): every request at once.
+        # The requests (and their seeds) are the ones the sequential path sends, so replies and cache keys agree.
+        first: list[Sample] = []
+        failed: list[ModelServerError] = []
+
+        async def lead() -> None:
+            nonlocal first
+            try:
+                first = await self._call(context, prompt, per, base)
+            except ModelServerError as e:
+                failed.append(e)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lead)
+            try:
+                extra = await self._more(context, prompt, per, n, base)
+            except ModelServerError as e:
+                failed.append(e)
+                extra = []
+        if failed:
+            raise failed[0]
+        if len(first) < per:  # the server returned fewer than it did before: fill in, one more round
+            return await self._top_up(context, prompt, first + extra, n, base)
+        return (first + extra)[:n]
 
     async def _top_up(
         self, context: ProposalContext, prompt: str, samples: list[Sample], n: int, base: int | None
@@ -699,8 +741,13 @@ class OpenAIProposer:
         """``samples`` completed to ``n`` with more requests, concurrently, each with its own seed."""
         if len(samples) >= n:
             return samples[:n]
-        per = min(n, self._choices_seen or len(samples) or 1)
-        missing = n - len(samples)
+        return samples + await self._more(context, prompt, len(samples), n, base)
+
+    async def _more(self, context: ProposalContext, prompt: str, have: int, n: int, base: int | None) -> list[Sample]:
+        """The samples from ``have`` to ``n``: concurrent requests of as many choices as a reply holds, the
+        ``i``-th seeded ``base + 1 + i``; raises the first :class:`ModelServerError`."""
+        per = min(n, self._choices_seen or have or 1)
+        missing = n - have
         sizes = [per] * (missing // per) + ([missing % per] if missing % per else [])
         extra: list[list[Sample]] = [[] for _ in sizes]
         errors: list[ModelServerError] = []
@@ -716,7 +763,7 @@ class OpenAIProposer:
                 tg.start_soon(one, i, size)
         if errors:
             raise errors[0]
-        return samples + [s for chunk in extra for s in chunk]
+        return [s for chunk in extra for s in chunk]
 
     def _tactic(self, text: str) -> str:
         body = text

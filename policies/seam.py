@@ -5,7 +5,7 @@ obtained from :func:`as_async_proposer`, so many expansions' proposals are in fl
 server never stalls the event loop.  The pieces:
 
 * :class:`ProposalContext` -- one proof state as a proposer sees it: theorem name and statement, header, the
-  tactic path from the root, the goals as text, depth (and a hook for parsed goals).
+  tactic path from the root, the goals as text and as parsed by ``lean_env.goals`` (filled by the driver), depth.
 * :class:`AsyncProposer` -- ``async propose_many(contexts, k, *, rng)``: one list of proposals per context, or
   the :class:`~policies.errors.PolicyError` that failed that one context (the others keep theirs).
 * :class:`SyncProposerAdapter` -- any existing synchronous :class:`~policies.base.Proposer` unchanged, run in
@@ -69,9 +69,10 @@ class ProposalContext:
         path: the tactics applied from the root to reach this state, in order (empty at the root).
         goals: the open goals exactly as the repl pretty-prints them; tactics act on the first.
         depth: number of tactics from the root; defaults to ``len(path)``.
-        parsed_goals: **hook, filled later.** The goals parsed by ``lean_env.goals`` (being written now);
-            the driver will set it when that parser lands.  Until then it is ``None`` and proposers must
-            use ``goals``.  The seam never parses goals itself.
+        parsed_goals: the goals as ``lean_env.goals.Goal`` values, one per entry of ``goals``, filled by the
+            search driver (``lean_env.goals.parse_goal``); an entry is ``None`` where the text did not parse
+            (the node is not failed for it: such a proposer falls back to ``goals``).  ``None`` as a whole when
+            the caller did not parse (contexts built by hand).  The seam never parses goals itself.
     """
 
     theorem_name: str = ""
@@ -224,6 +225,14 @@ class _Request:
         self.t_submit = time.monotonic()
 
 
+def _fail_unanswered(requests: Sequence[_Request]) -> None:
+    """Release callers whose batch was cancelled (``BatchWindow.cancel``), with a :class:`ProposalError`."""
+    for r in requests:
+        if not r.done.is_set():
+            r.error = ProposalError("the batch window was closed before the proposer answered")
+            r.done.set()
+
+
 class BatchWindow:
     """Merges concurrent ``propose(context, k)`` calls into ``propose_many`` calls of the inner proposer.
 
@@ -237,6 +246,9 @@ class BatchWindow:
 
     Statistics: ``batches`` (calls made), ``requests``, ``largest_batch``, ``wait_seconds`` (summed time
     requests spent waiting for their batch to close).
+
+    :meth:`cancel` drops what is queued and cancels the batches in flight (a search that ended does not wait
+    for model calls nobody awaits any more); a caller still waiting gets a :class:`ProposalError`.
     """
 
     def __init__(self, inner: AsyncProposer, *, max_batch: int = 8, max_wait: float = 0.005) -> None:
@@ -254,14 +266,17 @@ class BatchWindow:
         self._tg: TaskGroup | None = None
         self._send: Any = None
         self._receive: Any = None
+        self._scopes: set[anyio.CancelScope] = set()  # the dispatcher's and each batch's, for cancel()
+        self._cancelled = False
 
     async def __aenter__(self) -> BatchWindow:
         if self._tg is not None:
             raise PolicyError("BatchWindow is already open")
         self._send, self._receive = anyio.create_memory_object_stream[_Request](max_buffer_size=math.inf)
+        self._cancelled = False
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
-        self._tg.start_soon(self._dispatch)
+        self._tg.start_soon(self._guarded, self._dispatch)
         return self
 
     async def __aexit__(
@@ -276,27 +291,58 @@ class BatchWindow:
         finally:
             await self._receive.aclose()
 
+    def cancel(self) -> None:
+        """Cancel every batch in flight and drop queued requests; their callers get a :class:`ProposalError`,
+        and so does every later ``propose``.  Only the window's own tasks are cancelled, not the code inside
+        ``async with``."""
+        self._cancelled = True
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    async def _guarded(self, fn: Any, *args: Any) -> None:
+        """Run one of the window's tasks in a cancel scope of its own, which ``cancel`` cancels."""
+        with anyio.CancelScope() as scope:
+            if self._cancelled:
+                scope.cancel()
+            self._scopes.add(scope)
+            try:
+                await fn(*args)
+            finally:
+                self._scopes.discard(scope)
+
     async def _dispatch(self) -> None:
         async with self._receive:
-            while True:
-                try:
-                    first = await self._receive.receive()
-                except anyio.EndOfStream:
-                    return
-                batch = [first]
-                with anyio.move_on_after(self.max_wait):
-                    while len(batch) < self.max_batch:
-                        try:
-                            batch.append(await self._receive.receive())
-                        except anyio.EndOfStream:
-                            break
-                now = time.monotonic()
-                self.wait_seconds += sum(now - r.t_submit for r in batch)
-                by_k: dict[int, list[_Request]] = {}
-                for r in batch:
-                    by_k.setdefault(r.k, []).append(r)
-                for group in by_k.values():
-                    self._tg.start_soon(self._run_batch, group)
+            batch: list[_Request] = []
+            try:
+                while True:
+                    try:
+                        first = await self._receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                    batch = [first]
+                    with anyio.move_on_after(self.max_wait):
+                        while len(batch) < self.max_batch:
+                            try:
+                                batch.append(await self._receive.receive())
+                            except anyio.EndOfStream:
+                                break
+                    now = time.monotonic()
+                    self.wait_seconds += sum(now - r.t_submit for r in batch)
+                    by_k: dict[int, list[_Request]] = {}
+                    for r in batch:
+                        by_k.setdefault(r.k, []).append(r)
+                    for group in by_k.values():
+                        self._tg.start_soon(self._guarded, self._run_batch, group)
+                    batch = []
+            except BaseException:  # cancelled (``cancel``): release every caller still queued, then re-raise
+                queued = list(batch)
+                while True:
+                    try:
+                        queued.append(self._receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                        break
+                _fail_unanswered(queued)
+                raise
 
     async def _run_batch(self, group: list[_Request]) -> None:
         self.batches += 1
@@ -311,6 +357,9 @@ class BatchWindow:
                 r.error = e
                 r.done.set()
             return
+        except BaseException:  # cancelled (``cancel``): the callers get an error instead of waiting forever
+            _fail_unanswered(group)
+            raise
         for r, res in zip(group, results):
             if isinstance(res, PolicyError):
                 r.error = res
@@ -322,6 +371,8 @@ class BatchWindow:
         """The proposals for one context, served in a batch; raises the error that failed it."""
         if self._tg is None:
             raise PolicyError("BatchWindow is not open; use `async with BatchWindow(...) as window:`")
+        if self._cancelled:
+            raise ProposalError("the batch window was closed before the proposer answered")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise StatsError(f"the number of tactics wanted must be an int >= 1, got {k!r}")
         req = _Request(context, k, rng)

@@ -6,27 +6,45 @@ success, error, fault, cancellation); the selector counts each in-flight visit a
 being expanded is never offered again. With ``max_in_flight=1`` and a fixed ``seed`` a run is
 deterministic: the order of selections, proposals and node ids depends only on the seed.
 
-The driver measures what the search itself spends besides the backend: the seconds inside the policies
-(proposer, selector and a given value estimate: ``timings["policy"]``), the wall seconds of every backend
-``expand`` call (``SearchResult.expansion_latencies``) and when the root was proved (``time_to_proof``).
-A ``stop`` signal (e.g. an ``anyio.Event``) ends the search as ``interrupted`` with its partial result.
+Proposals are awaited through the async seam of ``policies.seam``: the proposer is wrapped once per run with
+``as_async_proposer`` (a synchronous proposer runs in a worker thread, unchanged) inside a ``BatchWindow``
+(``batch_size`` requests or ``batch_wait`` seconds), so the proposals of every expansion in flight are
+requested at once and a model server may serve several states in one call.  Each expanded node is described by
+a ``ProposalContext`` (theorem name, statement, header, the tactic path from the root, its goals as text and as
+parsed by ``lean_env.goals``, depth); the answer goes through ``finalize`` (whitespace-normalised
+de-duplication, cut to ``tactics_per_expansion``, priors renormalised).  A ``PolicyError`` (a
+``ProposalError`` from a model server among them) fails that one node with its reason; the search goes on.
+
+The driver measures what the search itself spends besides the backend: the seconds spent in the policies
+(``timings["policy"]``: the wall seconds of awaiting the proposer, plus the selector and a given value
+estimate; concurrent awaits overlap, so with several expansions in flight this sum can exceed the wall time),
+the wall seconds of every backend ``expand`` call (``SearchResult.expansion_latencies``) and when the root was
+proved (``time_to_proof``).  A ``stop`` signal (e.g. an ``anyio.Event``) ends the search as ``interrupted``
+with its partial result.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
+import math
 import os
+import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import numpy as np
+from lean_env.errors import GoalParseError as _GoalTextError
+from lean_env.goals import Goal, parse_goal
 from policies.errors import PolicyError
+from policies.seam import BatchWindow, ProposalContext, as_async_proposer, finalize
 
 from treesearch.backends.base import COUNTER_KEYS, Backend, Kind, Outcome, Timings, Usage
 from treesearch.budget import (
@@ -40,6 +58,8 @@ from treesearch.tree import NO_HANDLE, ROOT, ProofTree, Status
 SAVE_FORMAT = "cryo-search/1"
 STOP_ERROR = "error"  # a failure of the backend's processes ended the search (``search(..., failures=...)``)
 POLICY = "policy"  # the timings key of the seconds spent in the proposer, the selector and the value estimate
+DEFAULT_BATCH_SIZE = 1  # proposal requests merged into one proposer call (1: each request is sent at once)
+DEFAULT_BATCH_WAIT = 0.005  # seconds a batch stays open for more requests after its first
 
 
 @dataclass
@@ -52,8 +72,10 @@ class SearchResult:
     order of completion (a retried or rebuilt expansion makes more than one). ``time_to_proof``: seconds from
     the start until the expansion that proved the root ended (``wall`` when the root was proved at open;
     ``None`` when not proved). ``close_seconds``: seconds ``search`` spent closing a backend it owned (0 when
-    the caller closes it). ``recheck_status``: ``passed``, ``failed``, ``skipped`` (not asked for, or
-    interrupted; ``recheck_note`` says which), ``none`` (no proof) or ``error`` (the re-check repl failed)."""
+    the caller closes it). ``batching``: the proposal window's statistics (``BatchWindow.stats()``: batches,
+    requests, largest and mean batch, summed wait) and its ``batch_size`` / ``batch_wait``.
+    ``recheck_status``: ``passed``, ``failed``, ``skipped`` (not asked for, or interrupted; ``recheck_note``
+    says which), ``none`` (no proof) or ``error`` (the re-check repl failed)."""
 
     theorem: Theorem
     backend: str
@@ -81,6 +103,7 @@ class SearchResult:
     backend_settings: dict[str, Any] = field(default_factory=dict)
     recheck_status: str = "none"
     recheck_note: str = ""
+    batching: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verified(self) -> bool:
@@ -100,7 +123,7 @@ class SearchResult:
             "expansion_latencies": self.expansion_latencies, "time_to_proof": self.time_to_proof,
             "close_seconds": self.close_seconds, "backend_settings": self.backend_settings,
             "recheck_status": self.recheck_status, "recheck_note": self.recheck_note,
-            "tree_counts": self.tree.counts(),
+            "batching": self.batching, "tree_counts": self.tree.counts(),
         }
 
 
@@ -144,26 +167,46 @@ class _Clocked:
         return getattr(self._inner, name)
 
     def select(self, *args: Any, **kw: Any) -> Any:
-        with self._clock:
+        with self._clock.timed():
             return self._inner.select(*args, **kw)
 
 
 class _PolicyClock:
-    """Seconds and calls spent inside the policies (``with clock: policy call``); calls are synchronous, so
-    they never overlap."""
+    """Seconds and calls spent in the policies (``with clock.timed(): policy call``).  Each timed block keeps
+    its own start, so awaited proposals that overlap are each counted in full (their sum can exceed the wall
+    time)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
-        self._t0 = 0.0
 
-    def __enter__(self) -> "_PolicyClock":
-        self._t0 = time.perf_counter()
-        return self
+    @contextlib.contextmanager
+    def timed(self) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.calls += 1
 
-    def __exit__(self, *exc: object) -> None:
-        self.seconds += time.perf_counter() - self._t0
-        self.calls += 1
+
+_BY_SORRY = re.compile(r":=\s*by\s+sorry\s*$")  # how every Theorem.source ends (checked by Theorem)
+
+
+def _statement(theorem: Theorem) -> str:
+    """The theorem's statement without its ``:= by sorry``."""
+    return _BY_SORRY.sub("", theorem.source).rstrip()
+
+
+def _parsed(goals: Sequence[str]) -> tuple[Goal | None, ...]:
+    """Each goal as ``lean_env.goals`` reads it; ``None`` for a text it cannot read (never an error)."""
+    out: list[Goal | None] = []
+    for text in goals:
+        try:
+            out.append(parse_goal(text))
+        except (_GoalTextError, ValueError):
+            out.append(None)
+    return tuple(out)
 
 
 def _load(kind: str, spec: Any) -> Any:
@@ -194,6 +237,8 @@ class SearchDriver:
         handle_sigint: bool = True,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         stop: Any = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_wait: float = DEFAULT_BATCH_WAIT,
     ) -> None:
         self.theorem = theorem
         self.backend = backend
@@ -203,6 +248,19 @@ class SearchDriver:
         self.max_in_flight = int(max_in_flight or os.cpu_count() or 1)
         if self.max_in_flight < 1:
             raise TreeSearchError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise TreeSearchError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if isinstance(batch_wait, bool) or not isinstance(batch_wait, (int, float)) or not math.isfinite(batch_wait) \
+                or batch_wait < 0:
+            raise TreeSearchError(f"batch_wait must be a finite number of seconds >= 0, got {batch_wait!r}")
+        self.batch_size = batch_size
+        self.batch_wait = float(batch_wait)
+        try:
+            self._proposer = as_async_proposer(self.proposer)
+        except PolicyError as e:
+            raise TreeSearchError(f"the proposer cannot be used: {e}") from e
+        self.window: BatchWindow | None = None  # open while run() runs
+        self.batching: dict[str, Any] = {}
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.k = int(tactics_per_expansion)
@@ -298,6 +356,27 @@ class SearchDriver:
                 await self.backend.release(node["handle"])
                 node["handle"] = NO_HANDLE
 
+    # ------------------------------------------------------------------ proposals
+    def context(self, nid: int) -> ProposalContext:
+        """What the proposer is told about node ``nid``: the theorem, the tactic path from the root, the goals
+        (as text and parsed), depth."""
+        tree = self.tree
+        goals = tuple(tree.node(nid)["goals"])
+        path = tuple(tac for _n, tac in tree.replay_path(nid))
+        return ProposalContext(theorem_name=self.theorem.name, statement=_statement(self.theorem),
+                               header=self.theorem.header, path=path, goals=goals, depth=len(path),
+                               parsed_goals=_parsed(goals))
+
+    async def _propose(self, nid: int) -> list[Any]:
+        """At most ``k`` proposals for node ``nid`` (priors renormalised), awaited through the batch window;
+        the wait is policy time.  Raises the ``PolicyError`` that failed this state."""
+        ctx = self.context(nid)
+        with self.policy_clock.timed():
+            if self.window is None:
+                raise TreeSearchError("the proposal window is not open: proposals are only asked inside run()")
+            proposals = await self.window.propose(ctx, self.k, rng=self.rng)
+        return finalize(proposals, self.k)
+
     # ------------------------------------------------------------------ one expansion
     async def _expand_once(self, leaf: int, tactics: list[str], latencies: list[float]) -> list[Outcome]:
         """``backend.expand`` on the leaf's state; a state lost on the way (evicted image, dead worker) is
@@ -326,17 +405,9 @@ class SearchDriver:
         started = time.perf_counter()
         latencies: list[float] = []
         try:
-            node = tree.node(leaf)
-            with self.policy_clock:
-                proposals = list(self.proposer.propose(list(node["goals"]), rng=self.rng))
-            tactics: list[str] = []
-            priors: dict[str, float] = {}
-            for p in proposals:
-                if p.tactic not in priors:
-                    tactics.append(p.tactic)
-                    priors[p.tactic] = float(p.prior)
-                if len(tactics) >= self.k:
-                    break
+            proposals = await self._propose(leaf)
+            tactics = [p.tactic for p in proposals]
+            priors = {p.tactic: float(p.prior) for p in proposals}
             outcomes: list[Outcome] = []
             if tactics:
                 outcomes = await self._expand_once(leaf, tactics, latencies)
@@ -379,7 +450,7 @@ class SearchDriver:
             tree.end_expansion(leaf)
             done = True
             if self._value_is_policy:
-                with self.policy_clock:
+                with self.policy_clock.timed():
                     value = self.value_fn(outcomes)
             else:
                 value = self.value_fn(outcomes)
@@ -494,27 +565,20 @@ class SearchDriver:
         Does not re-check the proof (``search`` does) and does not close the backend."""
         self._t0 = time.monotonic()
         await self.backend.apply_budget(image_bytes=self.budget.image_bytes)
+        window = BatchWindow(self._proposer, max_batch=min(self.batch_size, self.max_in_flight),
+                             max_wait=self.batch_wait)
         try:
-            async with anyio.create_task_group() as tg:
-                if self.handle_sigint and threading.current_thread() is threading.main_thread():
-                    tg.start_soon(self._sigint_watch, tg.cancel_scope)
-                if self.stop is not None:
-                    tg.start_soon(self._stop_watch, tg.cancel_scope)
-                tg.start_soon(self._monitor)
-                with anyio.move_on_after(self.budget.wall_seconds) as wall_scope:
-                    if not await self._open():
-                        self.stopped_by = STOP_OPEN_FAILED
-                    else:
-                        async with anyio.create_task_group() as work:
-                            await self._loop(work)
-                            if self.stopped_by != STOP_EXPANSIONS:
-                                work.cancel_scope.cancel()  # proved / memory: in-flight work is moot
-                if wall_scope.cancelled_caught and self.stopped_by in (None, STOP_EXPANSIONS):
-                    self.stopped_by = STOP_WALL
-                if self.tree is not None and self.tree.proved:
-                    self.stopped_by = STOP_PROVED
-                tg.cancel_scope.cancel()
+            async with window:
+                self.window = window
+                try:
+                    await self._search()
+                finally:
+                    window.cancel()  # proposals nobody awaits any more (proved, stopped): no model call waited for
         finally:
+            self.window = None
+            self.batching = {**window.stats(), "batch_size": self.batch_size, "batch_wait": self.batch_wait}
+            with anyio.CancelScope(shield=True):
+                await self._aclose_proposer()
             if self.stopped_by is None:
                 self.stopped_by = STOP_INTERRUPTED
             with anyio.CancelScope(shield=True):
@@ -522,6 +586,34 @@ class SearchDriver:
             if self.save_path is not None and self.tree is not None:
                 self.save(self.save_path)
         return self.result()
+
+    async def _aclose_proposer(self) -> None:
+        """Close what the proposer holds for this event loop (an ``aclose()``: e.g. HTTP connections)."""
+        aclose = getattr(self.proposer, "aclose", None)
+        if aclose is not None and inspect.iscoroutinefunction(aclose):
+            await aclose()
+
+    async def _search(self) -> None:
+        """Open the root, then select and expand until a stop reason holds (run() wraps it)."""
+        async with anyio.create_task_group() as tg:
+            if self.handle_sigint and threading.current_thread() is threading.main_thread():
+                tg.start_soon(self._sigint_watch, tg.cancel_scope)
+            if self.stop is not None:
+                tg.start_soon(self._stop_watch, tg.cancel_scope)
+            tg.start_soon(self._monitor)
+            with anyio.move_on_after(self.budget.wall_seconds) as wall_scope:
+                if not await self._open():
+                    self.stopped_by = STOP_OPEN_FAILED
+                else:
+                    async with anyio.create_task_group() as work:
+                        await self._loop(work)
+                        if self.stopped_by != STOP_EXPANSIONS:
+                            work.cancel_scope.cancel()  # proved / memory: in-flight work is moot
+            if wall_scope.cancelled_caught and self.stopped_by in (None, STOP_EXPANSIONS):
+                self.stopped_by = STOP_WALL
+            if self.tree is not None and self.tree.proved:
+                self.stopped_by = STOP_PROVED
+            tg.cancel_scope.cancel()
 
     def result(self, recheck: Any = None) -> SearchResult:
         """What the search has produced so far (also after a failure or an interruption)."""
@@ -541,6 +633,7 @@ class SearchDriver:
             counters=dict(self.usage.counters), peak_processes=self.peak_processes,
             expansion_latencies=list(self.expansion_latencies),
             time_to_proof=(self.proved_at if self.proved_at is not None else wall) if proved else None,
+            batching=dict(self.batching),
         )
 
     def _timings(self) -> Timings:

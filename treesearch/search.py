@@ -13,7 +13,7 @@ import anyio
 from treesearch.backends import Backend, make_backend
 from treesearch.backends.base import Outcome
 from treesearch.budget import SearchBudget
-from treesearch.driver import STOP_ERROR, SearchDriver, SearchResult
+from treesearch.driver import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_WAIT, STOP_ERROR, SearchDriver, SearchResult
 from treesearch.errors import RecheckError, TreeSearchError
 from treesearch.proof import RecheckVerdict, extract_proof, recheck_proof
 from treesearch.theorem import Theorem
@@ -74,6 +74,8 @@ async def search(
     on_event: Callable[[dict[str, Any]], None] | None = None,
     stop: Any = None,
     failures: tuple[type[BaseException], ...] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_wait: float = DEFAULT_BATCH_WAIT,
 ) -> SearchResult:
     """Search for a proof of ``theorem`` and re-check what was found.
 
@@ -81,7 +83,14 @@ async def search(
     returning a ``Backend``, e.g. ``lambda: kind.make(settings, shared=shared)``); one made here from a name
     (with ``backend_settings``) or a factory is closed here as soon as the search stops -- before the re-check,
     also on errors and cancellation -- and the seconds that took are ``result.close_seconds``.
-    ``proposer``/``selector``: policy objects, or names for ``policies.load_policy``. ``max_in_flight``:
+    ``proposer``/``selector``: policy objects, or names for ``policies.load_policy``; the proposer may be
+    synchronous (``propose(goals, *, rng)``, run in a worker thread) or async (``propose_many`` /
+    ``propose(context, k, *, rng)``, see ``policies.seam``), and is awaited, so the proposals of every
+    expansion in flight are requested at once. ``batch_size`` / ``batch_wait``: the proposal window -- up to
+    ``batch_size`` concurrent requests (never more than ``max_in_flight``) go to the proposer as one
+    ``propose_many`` call, sent when full or ``batch_wait`` seconds after its first request (``batch_size=1``,
+    the default: each request at once). A proposer with an async ``aclose()`` is closed when the search
+    stops (a later search reopens it). ``max_in_flight``:
     concurrent expansions (default: number of cores). ``resume_from``: a file written via ``save_path`` by a
     stopped run; the search goes on with that run's remaining budget (or ``budget`` minus what was spent).
 
@@ -102,6 +111,7 @@ async def search(
             theorem, backend=be, proposer=proposer, selector=selector, budget=budget or SearchBudget(),
             max_in_flight=max_in_flight, seed=seed, tactics_per_expansion=tactics_per_expansion,
             value_fn=value_fn, save_path=save_path, handle_sigint=handle_sigint, on_event=on_event, stop=stop,
+            batch_size=batch_size, batch_wait=batch_wait,
         )
         if resume_from is not None:
             driver.load(resume_from, budget=budget)

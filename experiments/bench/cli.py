@@ -1,4 +1,4 @@
-"""`cryo bench` verbs: `seed`, `search`, `variants`, `profile`, `images`; `run_all` for `cryo bench` alone.
+"""`cryo bench` verbs: `seed`, `search`, `variants`, `profile`, `images`, `llm`; `run_all` for `cryo bench` alone.
 
 Every verb writes `PART.json` and `PART.md` into the output directory (default `bench-results/`), then
 rebuilds `report.md` and `bench.json` there from every part present.  `--quick` shrinks everything (tiny
@@ -27,6 +27,7 @@ FULL = {
     "profile": {"library_size": None},
     "images": {"size_mb": 450, "repeat": 3},
     "variants": {"library_size": None, "max_expansions": 24, "time_limit": 90.0},
+    "llm": {"in_flight": [1, 4, 16], "expansions": 48, "repeat": 3, "n": 4, "batch_size": 16, "batch_wait": 0.005},
 }
 QUICK = {
     "seed": {"library_size": 100, "repeat": 1, "cold_wait": 0.5, "storages": list(MINILEAN_LIBRARY_STORAGES)},
@@ -35,6 +36,7 @@ QUICK = {
     "profile": {"library_size": 100},
     "images": {"size_mb": 20, "repeat": 1},
     "variants": {"library_size": 100, "max_expansions": 4, "time_limit": 30.0},
+    "llm": {"in_flight": [1, 4], "expansions": 4, "repeat": 1, "n": 2, "batch_size": 4, "batch_wait": 0.005},
 }
 
 
@@ -140,6 +142,13 @@ def _variants(args: argparse.Namespace, out: Path) -> int:
     return _run_part("variants", out, quick, lambda: run_variants(theorems=theorems, **s))
 
 
+def _llm(args: argparse.Namespace, out: Path) -> int:
+    from experiments.bench.llm import run_llm
+
+    s = _settings(args, "llm")
+    return _run_part("llm", out, bool(getattr(args, "quick", False)), lambda: run_llm(**s, log=_log))
+
+
 def _split(text: str | None) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()] if text else []
 
@@ -161,7 +170,7 @@ def _ints(text: str) -> list[int]:
 
 
 RUNNERS = {"seed": _seed, "snapshot": _snapshot, "images": _images, "search": _search, "variants": _variants,
-           "profile": _profile}
+           "profile": _profile, "llm": _llm}
 
 
 def _output(args: argparse.Namespace) -> Path | None:
@@ -181,8 +190,8 @@ def _verb(part: str) -> Callable[[argparse.Namespace], int]:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    """`cryo bench`: the seed table, snapshot scaling, image sizes, search throughput and the profile, then the
-    report."""
+    """`cryo bench`: the seed table, snapshot scaling, image sizes, search throughput, the profile and the model
+    proposer's overhead, then the report."""
     out = _output(args)
     if out is None:
         return 2
@@ -203,7 +212,7 @@ def run_all(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="DIR", help="output directory (default bench-results/)")
     p.add_argument("--quick", action="store_true",
-                   help="tiny library, N up to 2, 2 theorems: the whole pipeline in well under a minute")
+                   help="tiny library, N up to 2, 2 theorems, 4 model expansions: the whole pipeline in about a minute")
 
 
 def _seed_args(p: argparse.ArgumentParser) -> None:
@@ -248,7 +257,7 @@ def add_run_all_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def register_bench(bench_subparsers: Any) -> None:
-    """Add `seed`, `search`, `variants`, `profile` and `images` to a `cryo bench` sub-parser group."""
+    """Add `seed`, `search`, `variants`, `profile`, `images` and `llm` to a `cryo bench` sub-parser group."""
     p = bench_subparsers.add_parser("seed", help="the seed article's table (import, pickle, freeze, thaw, sizes)")
     _common(p)
     _seed_args(p)
@@ -273,6 +282,18 @@ def register_bench(bench_subparsers: Any) -> None:
     p.add_argument("--max-expansions", dest="variants_max_expansions", type=int, help="per theorem (default 24)")
     p.add_argument("--time-limit", dest="variants_time_limit", type=float, help="seconds per theorem (default 90)")
     p.set_defaults(func=_verb("variants"))
+    p = bench_subparsers.add_parser("llm", help="proposer overhead and model calls/s at 1, 4, 16 expansions in flight "
+                                                "against a local llama.cpp server, batching off and on")
+    _common(p)
+    p.add_argument("--in-flight", dest="llm_in_flight", type=_ints, metavar="1,4,16",
+                   help="expansions in flight, one row each (default 1,4,16)")
+    p.add_argument("--expansions", dest="llm_expansions", type=int, help="expansions per run (default 48)")
+    p.add_argument("--repeat", dest="llm_repeat", type=int, help="runs per figure, median reported (default 3)")
+    p.add_argument("--samples", dest="llm_n", type=int, help="samples (and tactics) per expansion (default 4)")
+    p.add_argument("--batch-size", dest="llm_batch_size", type=int, help="the window's size when on (default 16)")
+    p.add_argument("--batch-wait", dest="llm_batch_wait", type=float,
+                   help="seconds a batch stays open when on (default 0.005)")
+    p.set_defaults(func=_verb("llm"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ PARTS = {
     "search": "3. Search throughput",
     "variants": "3b. criu backend variants: lazy thaw (prototype), warm clones",
     "profile": "Profile of one criu expansion",
+    "llm": "4. Model proposer: overhead per expansion and model calls per second",
 }
 
 
@@ -95,12 +96,12 @@ def _render(fn: Any, name: str, result: dict[str, Any]) -> str:
 
 def build_report(out: Path) -> tuple[Path, Path]:
     """Write report.md and bench.json in `out` from the parts there; returns their paths."""
-    from experiments.bench import profile, seed_table, snapshot, throughput, variants
+    from experiments.bench import llm, profile, seed_table, snapshot, throughput, variants
 
     render = {"seed": lambda r: seed_table.seed_markdown(r), "snapshot": snapshot.snapshot_markdown,
               "search": throughput.search_markdown, "profile": profile.profile_markdown,
               "images": snapshot.mapped_markdown,
-              "variants": variants.variants_markdown}
+              "variants": variants.variants_markdown, "llm": llm.llm_markdown}
     parts = read_parts(out)
     vs = verdicts(parts)
     now = machine_facts()

@@ -30,6 +30,8 @@ def test_register_bench_adds_seed_search_profile() -> None:
     assert args.images_size_mb == 64
     args = parser.parse_args(["bench", "profile", "--theorem", "curry"])
     assert args.theorem == "curry"
+    args = parser.parse_args(["bench", "llm", "--in-flight", "1,16", "--batch-size", "8", "--repeat", "5"])
+    assert args.llm_in_flight == [1, 16] and args.llm_batch_size == 8 and args.llm_repeat == 5
     args = parser.parse_args(["bench", "--skip", "search", "--snapshot-sizes", "30,60"])
     assert args.func is run_all and args.snapshot_sizes == [30, 60] and args.bench_verb is None
 
@@ -37,7 +39,7 @@ def test_register_bench_adds_seed_search_profile() -> None:
 def test_unknown_skip_is_refused(tmp_path, capsys) -> None:
     assert main(["--skip", "seeds", "--output", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "seeds" in err and "seed, snapshot, images, search, variants, profile" in err
+    assert "seeds" in err and "seed, snapshot, images, search, variants, profile, llm" in err
 
 
 def test_output_that_is_a_file_is_refused(tmp_path, capsys) -> None:

@@ -20,7 +20,8 @@ from treesearch.backends import backend_names
 
 BACKENDS = search_backends()
 
-PARTS = ("seed", "snapshot", "images", "search", "variants", "profile")
+PARTS = ("seed", "snapshot", "images", "search", "variants", "profile", "llm")
+LLM_KEYS = ("calls_per_s", "expansions_per_s", "proposal_s", "call_s", "overhead_s", "mean_batch")
 SEED_MEDIANS = ("import_s", "pickle_to_s", "unpickle_env_s", "fresh_start_s", "freeze_s", "thaw_reply_cold_s",
                 "thaw_reply_warm_s", "restore_cold_s", "restore_warm_s", "bare_reply_cold_s", "bare_reply_warm_s",
                 "lazy_reply_cold_s", "lazy_reply_warm_s", "lazy_settled_s", "pool_take_reply_s",
@@ -110,6 +111,18 @@ def test_json_has_every_row(quick_run: Path) -> None:
     assert set(var) == {"criu", "criu + lazy thaw", "criu, keep_warm=4", "native (2 workers, reference)"}
     for row in var.values():
         assert row["theorems"] == len(QUICK_THEOREMS) and row["expansions"] >= 1
+    llm = bench["parts"]["llm"]["result"]  # a real llama.cpp server, batching off and on, 1 and 4 in flight
+    assert llm["floor_call_s"] > 0 and llm["settings"]["in_flight"] == [1, 4]
+    assert list(llm["results"]) == ["batching off", "batching on (window 4, 5 ms)"]
+    for label, by_m in llm["results"].items():
+        assert set(by_m) == {"1", "4"}, label
+        for m, row in by_m.items():
+            assert row["errors"] == 0 and len(row["runs"]) == 1, (label, m)
+            assert set(LLM_KEYS) <= set(row) and row["calls_per_s"]["median"] > 0, (label, m)
+            assert row["runs"][0]["model_calls"] == 4 * 2  # 4 expansions, 2 samples, one choice per request
+    # with the window on and 4 in flight, requests were merged; with it off, never
+    assert llm["results"]["batching on (window 4, 5 ms)"]["4"]["runs"][0]["largest_batch"] > 1
+    assert llm["results"]["batching off"]["4"]["runs"][0]["largest_batch"] == 1
     prof = bench["parts"]["profile"]["result"]
     assert prof["expand_s"] > 0 and prof["tactics"] and len(prof["outcomes"]) == len(prof["tactics"])
     names = [t["name"] for t in bench["targets"]]
@@ -121,7 +134,8 @@ def test_json_has_every_row(quick_run: Path) -> None:
 def test_markdown_is_well_formed(quick_run: Path) -> None:
     report = (quick_run / "report.md").read_text()
     for title in ("## Targets", "## 1. The seed's table", "## 2. Snapshot scaling", "## 2b. Smaller images",
-                  "## 3. Search throughput", "## 3b. criu backend variants", "## Profile of one criu expansion"):
+                  "## 3. Search throughput", "## 3b. criu backend variants", "## Profile of one criu expansion",
+                  "## 4. Model proposer"):
         assert title in report, title
     seed = json.loads((quick_run / "seed.json").read_text())["result"]["storages"]["mmap"]
     for row in seed_rows(seed):

@@ -88,7 +88,7 @@ def test_counters_are_the_backends_and_required(tmp_path):
 
     assert COUNTER_KEYS == BACKEND_COUNTERS
     data = json.loads(row().to_json())
-    assert data["counters"]["warm_hits"] == 5 and data["peak_processes"] == 3 and data["schema"] == 2
+    assert data["counters"]["warm_hits"] == 5 and data["peak_processes"] == 3 and data["schema"] == 3
     for name in ("counters", "peak_processes"):
         missing = {k: v for k, v in data.items() if k != name}
         with pytest.raises(ResultsError, match=rf"missing fields \['{name}'\]"):
@@ -107,3 +107,40 @@ def test_schema_1_rows_are_read_with_counters_not_recorded(tmp_path):
     p.write_text(json.dumps(data) + "\n")
     with pytest.raises(ResultsError, match="schema 7"):
         read_results(p)
+
+
+CALL = {"endpoint": "completions", "theorem": "basic_id", "depth": 1, "n_asked": 1, "n_returned": 1,
+        "prompt_tokens": 40, "completion_tokens": 3, "latency": 0.02, "cached": False, "retries": 0,
+        "seed": 123, "error": None, "prompts": 1}
+
+
+def test_model_calls_round_trip_and_bad_ones_name_the_call_and_field(tmp_path):
+    data = json.loads(row().to_json())
+    assert data["model"] is None  # a proposer that records no model calls
+    data["model"] = {"calls": [CALL, {**CALL, "error": "malformed reply", "n_returned": 0, "seed": None}],
+                     "stats": {"calls": 2, "errors": 1, "prompt_tokens": 40, "latency_sum": 0.02}}
+    p = tmp_path / "m.jsonl"
+    p.write_text(json.dumps(data) + "\n")
+    (back,) = read_results(p)
+    assert back.model["calls"][1]["error"] == "malformed reply" and back.model["stats"]["calls"] == 2
+    for broken, field in (({**CALL, "latency": -1.0}, "latency"), ({**CALL, "cached": 1}, "cached"),
+                          ({**CALL, "depth": True}, "depth")):
+        data["model"] = {"calls": [CALL, broken], "stats": {}}
+        with pytest.raises(ResultsError, match=rf"field 'model' calls\[1\]\.{field}"):
+            ResultRow.from_dict(data)
+    data["model"] = {"calls": [{k: v for k, v in CALL.items() if k != "prompts"}], "stats": {}}
+    with pytest.raises(ResultsError, match=r"calls\[0\] must be an object with exactly the keys"):
+        ResultRow.from_dict(data)
+    data["model"] = {"calls": []}
+    with pytest.raises(ResultsError, match="exactly the keys \\['calls', 'stats'\\]"):
+        ResultRow.from_dict(data)
+
+
+def test_schema_2_rows_are_read_without_model_and_may_not_carry_one():
+    data = json.loads(row().to_json())
+    del data["model"]
+    data["schema"] = 2
+    assert ResultRow.from_dict(data).model is None
+    data["model"] = {"calls": [], "stats": {}}
+    with pytest.raises(ResultsError, match="appeared in schema 3"):
+        ResultRow.from_dict(data)

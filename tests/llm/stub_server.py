@@ -10,6 +10,9 @@ MODE:
   batch      completions for a list of prompts (as vLLM serves them): n choices per prompt, prompt-major,
              listed in reverse order (the ``index`` field orders them); choice j of a prompt is
              ``echo LINE`` (LINE: the prompt's second line, or empty) with token log-probabilities [-(j+1)]
+  script     (with a JSON argument {"tactics": [...], "break_on": TEXT}) every completion request gets one choice
+             per tactic (choice j: log-probability -(j+1)), except a request whose prompt contains TEXT: that one
+             gets a 200 reply that is not JSON (a reply broken mid-run)
 It counts POSTs; ``GET /count`` returns the number.
 """
 
@@ -22,6 +25,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = sys.argv[1]
+SCRIPT = json.loads(sys.argv[2]) if MODE == "script" else {}
 COUNT = {"post": 0}
 LOCK = threading.Lock()
 
@@ -83,6 +87,14 @@ class Handler(BaseHTTPRequestHandler):
                        for i, p in enumerate(prompts) for j in range(n)]
             return self._send(200, {"object": "text_completion", "choices": choices[::-1],
                                     "usage": {"prompt_tokens": 5 * len(prompts), "completion_tokens": len(choices)}})
+        if MODE == "script":
+            prompt = body["prompt"] if isinstance(body.get("prompt"), str) else json.dumps(body.get("messages"))
+            if SCRIPT["break_on"] in prompt:
+                return self._send(200, b"<html>proxy error: upstream reset")
+            choices = [{"index": j, "text": t, "finish_reason": "stop", "logprobs": {"token_logprobs": [-(j + 1.0)]}}
+                       for j, t in enumerate(SCRIPT["tactics"])]
+            return self._send(200, {"object": "text_completion", "choices": choices,
+                                    "usage": {"prompt_tokens": len(prompt), "completion_tokens": len(choices)}})
         return self._send(200, COMPLETION)
 
 

@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+from experiments.bench.llm_server import free_port
 from policies import load_policy
 from policies.errors import PolicyLoadError, StatsError
 from policies.openai_compat import (
@@ -186,7 +187,7 @@ def test_preflight_names_the_url_and_the_problem(llama_server):
                        match=r"/completions: probe request failed: HTTP 500 .*does this server take a list"):
         run(lambda: main(batch_prompts=True, max_retries=0))  # llama-cpp-python refuses a list of prompts
 
-    dead = f"http://127.0.0.1:{__import__('conftest').free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(PreflightError, match=r"model server http://127\.0\.0\.1:\d+/v1/models: cannot connect"):
         run(lambda: main(base_url=dead))
 
@@ -267,8 +268,9 @@ def test_server_killed_mid_run_fails_those_calls_with_a_reason_and_the_run_goes_
         assert isinstance(r, ModelServerError) and isinstance(r, ProposalError)
         assert fresh_llama_server.url + "/completions" in str(r)
         assert "connection failed" in r.reason and "after 3 attempts" in r.reason
-    assert stats["errors"] == 3 and stats["retries"] == 6
-    assert [r.error is not None for r in records[-3:]] == [True] * 3
+    # n_per_request = 1 is known, so both requests of a state go at once: each fails after its retries
+    assert stats["errors"] == 6 and stats["retries"] == 12
+    assert [r.error is not None for r in records[-6:]] == [True] * 6
 
 
 def test_a_slow_server_hits_the_timeout_without_retrying(stub_server):

@@ -252,3 +252,29 @@ def test_batch_window_over_the_sync_adapter():
 
     results = anyio.run(main)
     assert [[p.tactic for p in r] for r in results] == [["a", "b"]] * 3
+
+
+def test_batch_window_cancel_releases_waiting_callers_with_a_proposal_error():
+    """A search that stops cancels the window: a caller still waiting gets an error, never hangs."""
+    inner = Recorder(30.0)  # a model call that would take 30 s
+
+    async def main():
+        got = []
+        t0 = time.monotonic()
+        async with BatchWindow(inner, max_batch=2, max_wait=0.01) as window:
+            async def one(name):
+                try:
+                    await window.propose(_ctx(name), 1, rng=rng())
+                except ProposalError as e:
+                    got.append(str(e))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one, "a")
+                tg.start_soon(one, "b")
+                await anyio.sleep(0.1)  # both in a batch, in flight
+                window.cancel()
+        return got, time.monotonic() - t0
+
+    got, wall = anyio.run(main)
+    assert got == ["the batch window was closed before the proposer answered"] * 2
+    assert wall < 5.0
