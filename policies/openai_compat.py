@@ -52,7 +52,7 @@ import numpy as np
 
 from policies.base import TacticProposal
 from policies.errors import StatsError
-from policies.seam import ProposalContext, ProposalError, ProposalResult, _propose_one, finalize
+from policies.seam import ProposalContext, ProposalError, ProposalResult, _propose_one, each_state, finalize
 
 __all__ = [
     "OpenAIProposer",
@@ -823,18 +823,11 @@ class OpenAIProposer:
         self._http()
         if self.batch_prompts and len(contexts) > 1:
             return await self._propose_batch(contexts, n, k, rng)
-        out: list[ProposalResult] = [[] for _ in contexts]
 
-        async def one(i: int, ctx: ProposalContext) -> None:
-            try:
-                out[i] = self._priors(await self._sample_context(ctx, n, rng), k)
-            except ProposalError as e:
-                out[i] = e
+        async def one(ctx: ProposalContext) -> list[TacticProposal]:
+            return self._priors(await self._sample_context(ctx, n, rng), k)
 
-        async with anyio.create_task_group() as tg:
-            for i, ctx in enumerate(contexts):
-                tg.start_soon(one, i, ctx)
-        return out
+        return await each_state(contexts, one, catch=ProposalError)
 
     async def _propose_batch(
         self, contexts: Sequence[ProposalContext], n: int, k: int, rng: np.random.Generator

@@ -22,7 +22,7 @@ import dataclasses
 import inspect
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
@@ -161,6 +161,28 @@ async def _propose_one(
     if isinstance(result, PolicyError):
         raise result
     return result
+
+
+async def each_state(
+    contexts: Sequence[ProposalContext],
+    propose_one: Callable[[ProposalContext], Awaitable[list[TacticProposal]]],
+    *,
+    catch: type[PolicyError] = PolicyError,
+) -> list[ProposalResult]:
+    """``propose_one(context)`` for every context at once, results in the contexts' order; a state whose call
+    raised ``catch`` gets that error as its result, so the other states keep their proposals."""
+    out: list[ProposalResult] = [[] for _ in contexts]
+
+    async def one(i: int, ctx: ProposalContext) -> None:
+        try:
+            out[i] = await propose_one(ctx)
+        except catch as e:
+            out[i] = e
+
+    async with anyio.create_task_group() as tg:
+        for i, ctx in enumerate(contexts):
+            tg.start_soon(one, i, ctx)
+    return out
 
 
 def _check_results(owner: Any, contexts: Sequence[ProposalContext], results: Any) -> list[ProposalResult]:
@@ -387,18 +409,7 @@ class BatchWindow:
         self, contexts: Sequence[ProposalContext], k: int, *, rng: np.random.Generator
     ) -> list[ProposalResult]:
         """Each context through the window (so they can share batches with other callers)."""
-        out: list[ProposalResult] = [[] for _ in contexts]
-
-        async def one(i: int, ctx: ProposalContext) -> None:
-            try:
-                out[i] = await self.propose(ctx, k, rng=rng)
-            except PolicyError as e:
-                out[i] = e
-
-        async with anyio.create_task_group() as tg:
-            for i, ctx in enumerate(contexts):
-                tg.start_soon(one, i, ctx)
-        return out
+        return await each_state(contexts, lambda ctx: self.propose(ctx, k, rng=rng))
 
     def stats(self) -> dict[str, float]:
         """Batches, requests, the largest batch, and the mean batch size and wait per request."""
