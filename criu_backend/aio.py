@@ -23,7 +23,7 @@ from criu_backend.errors import CriuError
 from criu_backend.proc import Proc
 from criu_backend.store import Image, ImageStore
 
-__all__ = ["spawn", "freeze", "thaw", "thaw_many", "beam", "wait", "aclose", "ClonePool"]
+__all__ = ["spawn", "freeze", "thaw", "thaw_many", "beam", "wait", "aclose", "ClonePool", "TaskGroupOwner"]
 
 
 async def _wait_exit(popen: subprocess.Popen) -> int:
@@ -179,7 +179,34 @@ async def aclose(proc: Proc) -> None:
         proc.close()
 
 
-class ClonePool:
+class TaskGroupOwner:
+    """An async resource that runs background tasks in a task group it owns while entered (``async with``):
+    leaving the block ``aclose()``s the resource, then ends the group (also when ``aclose`` raised). A subclass
+    implements ``aclose`` and an ``__aenter__`` that opens the group with ``_open_task_group``."""
+
+    _tg: anyio.abc.TaskGroup | None = None
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def _open_task_group(self) -> anyio.abc.TaskGroup:
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        return tg
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool | None:
+        tg, self._tg = self._tg, None
+        try:
+            await self.aclose()
+        except BaseException as e:
+            if tg is not None:
+                await tg.__aexit__(type(e), e, e.__traceback__)
+            raise
+        return await tg.__aexit__(exc_type, exc, tb) if tg is not None else None
+
+
+class ClonePool(TaskGroupOwner):
     """Keeps ``size`` running copies of ``image`` thawed ahead of demand, in an anyio task (no thread).
 
     :meth:`take` hands a ready copy over at once (the caller owns it) and wakes the refill task, which thaws a
@@ -296,8 +323,7 @@ class ClonePool:
             self.image.unpin()
 
     async def __aenter__(self) -> "ClonePool":
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
+        tg = await self._open_task_group()
         try:
             await tg.start(self.run)
         except BaseException as e:
@@ -307,13 +333,3 @@ class ClonePool:
         self._tg = tg
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool | None:
-        tg, self._tg = self._tg, None
-        try:
-            await self.aclose()
-        except BaseException as e:
-            if tg is not None:
-                await tg.__aexit__(type(e), e, e.__traceback__)
-            raise
-        return await tg.__aexit__(exc_type, exc, tb) if tg is not None else None

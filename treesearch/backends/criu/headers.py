@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import anyio
 import anyio.abc
@@ -43,7 +42,7 @@ class Header:
     live: list[Proc] = field(default_factory=list)
 
 
-class HeaderImages:
+class HeaderImages(aio.TaskGroupOwner):
     """Post-import header images shared by the criu backends of one run, keyed by (repl argv, cwd, imports).
 
     The first ``get`` of a key spawns a repl, runs only the header and freezes it (timed as ``import`` in the
@@ -78,21 +77,8 @@ class HeaderImages:
     async def __aenter__(self) -> "HeaderImages":
         if self._tg is not None or self._closed:
             raise BackendError("HeaderImages can be entered once; make a new one for this run")
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
+        self._tg = await self._open_task_group()
         return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool | None:
-        tg, self._tg = self._tg, None
-        try:
-            await self.aclose()
-        except BaseException as e:
-            if tg is not None:
-                await tg.__aexit__(type(e), e, e.__traceback__)
-            raise
-        return await tg.__aexit__(exc_type, exc, tb) if tg is not None else None
 
     @property
     def closed(self) -> bool:
